@@ -1,0 +1,286 @@
+// FlashAttention for OpenCL C 1.2: prefill (many query rows) and decode (one query row,
+// Flash-Decoding: split the keys across work-groups, then merge the partial results through
+// their log-sum-exp). The score matrix never exists: each work-group streams K/V tiles through
+// local memory and keeps a running max (m_i), sum (l_i) and unnormalized output (acc).
+//
+// Layout: every Q/K/V/O tensor is [batch, heads, seq, HEAD_DIM] with head_dim contiguous; the
+// other strides come in an int4 (offset, batch stride, head stride, row stride), in elements,
+// so views (a slice of a KV cache, a [seq, heads, dim] projection output) need no copies.
+// Storage is fp16 (vload_half/vstore_half, no cl_khr_fp16 needed) or fp32; arithmetic is fp32.
+// Scores are scaled by scale*log2(e) once, on Q, so the softmax runs on exp2.
+
+#ifndef HEAD_DIM
+#define HEAD_DIM 80          // elements per head; a multiple of 4
+#endif
+#ifndef BLOCK_M
+#define BLOCK_M 64           // prefill: query rows per work-group, one row per work-item
+#endif
+#ifndef BLOCK_N
+#define BLOCK_N 32           // prefill: keys per K/V tile in local memory; a multiple of 4
+#endif
+#ifndef DECODE_WG
+#define DECODE_WG 64         // decode: work-items per split; each takes every DECODE_WG-th key
+#endif
+#ifndef STORAGE_F16
+#define STORAGE_F16 1        // 1: fp16 storage, 0: fp32 storage
+#endif
+
+#if HEAD_DIM % 4 != 0
+#error "HEAD_DIM must be a multiple of 4"
+#endif
+#if BLOCK_N % 4 != 0
+#error "BLOCK_N must be a multiple of 4"
+#endif
+#define D4 (HEAD_DIM / 4)
+
+#if STORAGE_F16
+#define STORE_T half
+#define KERNEL(name) name##_f16
+#define LOAD4(p, i) vload_half4(0, (p) + (i))
+#define STORE1(x, p, i) vstore_half_rte((x), 0, (p) + (i))
+#else
+#define STORE_T float
+#define KERNEL(name) name##_f32
+#define LOAD4(p, i) vload4(0, (p) + (i))
+#define STORE1(x, p, i) ((p)[i] = (x))
+#endif
+
+#define LN2 0.69314718055994530942f
+
+// Element offset of (batch b, head h, row r) in a tensor whose layout is (offset, sb, sh, sr).
+inline size_t row_offset(int4 layout, int b, int h, int r) {
+    return (size_t)layout.x + (size_t)b * layout.y + (size_t)h * layout.z + (size_t)r * layout.w;
+}
+
+// Prefill. NDRange: (num_q_blocks * BLOCK_M, heads, batch), work-group (BLOCK_M, 1, 1).
+// Causal masking is aligned bottom-right: query row i sees key j iff j <= i + (kv_len - q_len),
+// so a prompt chunk attends to the whole cache before it. Rows that see no key (q_len > kv_len)
+// get a zero output and lse = -inf. lse (natural log, [batch, heads, q_len]) may be NULL.
+__kernel __attribute__((reqd_work_group_size(BLOCK_M, 1, 1)))
+void KERNEL(flash_attn_prefill)(
+        __global const STORE_T* q, int4 q_layout,   // [batch, heads, q_len, HEAD_DIM]
+        __global const STORE_T* k, int4 k_layout,   // [batch, heads, kv_len, HEAD_DIM]
+        __global const STORE_T* v, int4 v_layout,   // [batch, heads, kv_len, HEAD_DIM]
+        __global STORE_T* o, int4 o_layout,         // [batch, heads, q_len, HEAD_DIM]
+        __global float* lse,                        // [batch, heads, q_len] or NULL
+        int heads, int q_len, int kv_len, int causal, float scale) {
+    __local float k_tile[HEAD_DIM][BLOCK_N];   // transposed, so a float4 reads 4 keys of one dim
+    __local float v_tile[BLOCK_N][HEAD_DIM];
+
+    const int tid = get_local_id(0);
+    // The heaviest causal blocks (last rows) go first, so the light ones fill the tail.
+    const int q_block = get_num_groups(0) - 1 - get_group_id(0);
+    const int head = get_group_id(1);
+    const int batch = get_group_id(2);
+    const int first_row = q_block * BLOCK_M;
+    const int row = first_row + tid;
+    const int shift = kv_len - q_len;
+    const float scale_log2 = scale * M_LOG2E_F;
+
+    float4 q_row[D4];
+    float4 acc[D4];
+    if (row < q_len) {
+        __global const STORE_T* q_ptr = q + row_offset(q_layout, batch, head, row);
+        for (int d4 = 0; d4 < D4; d4++) q_row[d4] = LOAD4(q_ptr, 4 * d4) * scale_log2;
+    } else {
+        for (int d4 = 0; d4 < D4; d4++) q_row[d4] = (float4)(0.0f);
+    }
+    for (int d4 = 0; d4 < D4; d4++) acc[d4] = (float4)(0.0f);
+    float m_i = -INFINITY;
+    float l_i = 0.0f;
+
+    // Keys past the last row's diagonal are never seen by this block: stop there.
+    const int last_row = min(first_row + BLOCK_M, q_len) - 1;
+    const int kv_end = causal ? clamp(last_row + shift + 1, 0, kv_len) : kv_len;
+    const size_t k_base = row_offset(k_layout, batch, head, 0);
+    const size_t v_base = row_offset(v_layout, batch, head, 0);
+
+    for (int start = 0; start < kv_end; start += BLOCK_N) {
+        barrier(CLK_LOCAL_MEM_FENCE);   // every work-item is done with the previous tile
+        // K: consecutive work-items take consecutive keys (conflict-free transposed stores).
+        for (int idx = tid; idx < BLOCK_N * D4; idx += BLOCK_M) {
+            const int j = idx % BLOCK_N;
+            const int d = 4 * (idx / BLOCK_N);
+            const int key = start + j;
+            const float4 kv = key < kv_len ? LOAD4(k, k_base + (size_t)key * k_layout.w + d) : (float4)(0.0f);
+            k_tile[d + 0][j] = kv.x;
+            k_tile[d + 1][j] = kv.y;
+            k_tile[d + 2][j] = kv.z;
+            k_tile[d + 3][j] = kv.w;
+        }
+        // V: consecutive work-items take consecutive dims (coalesced loads).
+        for (int idx = tid; idx < BLOCK_N * D4; idx += BLOCK_M) {
+            const int j = idx / D4;
+            const int d = 4 * (idx % D4);
+            const int key = start + j;
+            const float4 vv = key < kv_len ? LOAD4(v, v_base + (size_t)key * v_layout.w + d) : (float4)(0.0f);
+            vstore4(vv, 0, &v_tile[j][d]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+
+        // s = q . k^T for BLOCK_N keys, in log2 units.
+        float4 s[BLOCK_N / 4];
+        for (int j4 = 0; j4 < BLOCK_N / 4; j4++) s[j4] = (float4)(0.0f);
+        for (int d4 = 0; d4 < D4; d4++) {
+            const float4 qd = q_row[d4];
+            for (int j4 = 0; j4 < BLOCK_N / 4; j4++) {
+                s[j4] = mad((float4)(qd.x), vload4(j4, k_tile[4 * d4 + 0]), s[j4]);
+                s[j4] = mad((float4)(qd.y), vload4(j4, k_tile[4 * d4 + 1]), s[j4]);
+                s[j4] = mad((float4)(qd.z), vload4(j4, k_tile[4 * d4 + 2]), s[j4]);
+                s[j4] = mad((float4)(qd.w), vload4(j4, k_tile[4 * d4 + 3]), s[j4]);
+            }
+        }
+        // Mask only the ragged tail and tiles that cross this block's diagonal.
+        const bool ragged = start + BLOCK_N > kv_len;
+        const bool diagonal = causal && start + BLOCK_N - 1 > first_row + shift;
+        if (ragged || diagonal) {
+            const int limit = causal ? min(kv_len, row + shift + 1) : kv_len;   // keys < limit are seen
+            for (int j4 = 0; j4 < BLOCK_N / 4; j4++) {
+                const int key = start + 4 * j4;
+                if (key + 0 >= limit) s[j4].x = -INFINITY;
+                if (key + 1 >= limit) s[j4].y = -INFINITY;
+                if (key + 2 >= limit) s[j4].z = -INFINITY;
+                if (key + 3 >= limit) s[j4].w = -INFINITY;
+            }
+        }
+
+        // Online softmax: rescale what was accumulated by exp2(m_old - m_new).
+        float m_new = m_i;
+        for (int j4 = 0; j4 < BLOCK_N / 4; j4++) m_new = fmax(m_new, fmax(fmax(s[j4].x, s[j4].y), fmax(s[j4].z, s[j4].w)));
+        if (m_new != -INFINITY) {   // a row that has seen no key yet keeps m_i = -inf, l_i = 0
+            const float alpha = exp2(m_i - m_new);
+            l_i *= alpha;
+            for (int d4 = 0; d4 < D4; d4++) acc[d4] *= alpha;
+            for (int j4 = 0; j4 < BLOCK_N / 4; j4++) {
+                const float4 p = exp2(s[j4] - m_new);
+                l_i += p.x + p.y + p.z + p.w;
+                for (int d4 = 0; d4 < D4; d4++) {
+                    float4 a = acc[d4];
+                    a = mad((float4)(p.x), vload4(d4, v_tile[4 * j4 + 0]), a);
+                    a = mad((float4)(p.y), vload4(d4, v_tile[4 * j4 + 1]), a);
+                    a = mad((float4)(p.z), vload4(d4, v_tile[4 * j4 + 2]), a);
+                    a = mad((float4)(p.w), vload4(d4, v_tile[4 * j4 + 3]), a);
+                    acc[d4] = a;
+                }
+            }
+            m_i = m_new;
+        }
+    }
+
+    if (row < q_len) {
+        const float inv_l = l_i > 0.0f ? 1.0f / l_i : 0.0f;
+        __global STORE_T* o_ptr = o + row_offset(o_layout, batch, head, row);
+        for (int d4 = 0; d4 < D4; d4++) {
+            const float4 out = acc[d4] * inv_l;
+            STORE1(out.x, o_ptr, 4 * d4 + 0);
+            STORE1(out.y, o_ptr, 4 * d4 + 1);
+            STORE1(out.z, o_ptr, 4 * d4 + 2);
+            STORE1(out.w, o_ptr, 4 * d4 + 3);
+        }
+        if (lse) lse[((size_t)batch * heads + head) * q_len + row] = l_i > 0.0f ? (m_i + log2(l_i)) * LN2 : -INFINITY;
+    }
+}
+
+// Decode, step 1 of 2. One query row per (batch, head) against kv_len keys, split in chunks of
+// split_len keys. NDRange: (num_splits * DECODE_WG, heads, batch), work-group (DECODE_WG, 1, 1).
+// Each work-item runs its own online softmax over every DECODE_WG-th key of the chunk; the
+// work-group then merges its work-items' states and writes the chunk's normalized output and
+// log-sum-exp (natural log; -inf for an empty chunk).
+__kernel __attribute__((reqd_work_group_size(DECODE_WG, 1, 1)))
+void KERNEL(flash_attn_decode)(
+        __global const STORE_T* q, int4 q_layout,   // [batch, heads, 1, HEAD_DIM]
+        __global const STORE_T* k, int4 k_layout,   // [batch, heads, kv_len, HEAD_DIM]
+        __global const STORE_T* v, int4 v_layout,   // [batch, heads, kv_len, HEAD_DIM]
+        __global float* part_o,                     // [batch, heads, num_splits, HEAD_DIM]
+        __global float* part_lse,                   // [batch, heads, num_splits]
+        int heads, int kv_len, int split_len, float scale) {
+    __local float4 q_local[D4];
+    __local float m_all[DECODE_WG];
+    __local float l_all[DECODE_WG];
+    __local float acc_all[DECODE_WG][HEAD_DIM + 1];   // +1: work-items write rows without bank conflicts
+
+    const int tid = get_local_id(0);
+    const int split = get_group_id(0);
+    const int num_splits = get_num_groups(0);
+    const int head = get_group_id(1);
+    const int batch = get_group_id(2);
+    const float scale_log2 = scale * M_LOG2E_F;
+
+    __global const STORE_T* q_ptr = q + row_offset(q_layout, batch, head, 0);
+    for (int d4 = tid; d4 < D4; d4 += DECODE_WG) q_local[d4] = LOAD4(q_ptr, 4 * d4) * scale_log2;
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    float4 acc[D4];
+    for (int d4 = 0; d4 < D4; d4++) acc[d4] = (float4)(0.0f);
+    float m_i = -INFINITY;
+    float l_i = 0.0f;
+    const int start = split * split_len;
+    const int end = min(kv_len, start + split_len);
+    for (int key = start + tid; key < end; key += DECODE_WG) {
+        __global const STORE_T* k_ptr = k + row_offset(k_layout, batch, head, key);
+        __global const STORE_T* v_ptr = v + row_offset(v_layout, batch, head, key);
+        float4 dot = (float4)(0.0f);
+        for (int d4 = 0; d4 < D4; d4++) dot = mad(q_local[d4], LOAD4(k_ptr, 4 * d4), dot);
+        const float s = dot.x + dot.y + dot.z + dot.w;
+        const float m_new = fmax(m_i, s);
+        const float alpha = exp2(m_i - m_new);
+        const float p = exp2(s - m_new);
+        l_i = l_i * alpha + p;
+        for (int d4 = 0; d4 < D4; d4++) acc[d4] = mad((float4)(p), LOAD4(v_ptr, 4 * d4), acc[d4] * alpha);
+        m_i = m_new;
+    }
+
+    // Merge the work-items: rescale each to the group's max, then sum.
+    m_all[tid] = m_i;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float m_group = -INFINITY;
+    for (int t = 0; t < DECODE_WG; t++) m_group = fmax(m_group, m_all[t]);
+    const float w = m_i == -INFINITY ? 0.0f : exp2(m_i - m_group);
+    l_all[tid] = l_i * w;
+    for (int d4 = 0; d4 < D4; d4++) {
+        acc_all[tid][4 * d4 + 0] = acc[d4].x * w;
+        acc_all[tid][4 * d4 + 1] = acc[d4].y * w;
+        acc_all[tid][4 * d4 + 2] = acc[d4].z * w;
+        acc_all[tid][4 * d4 + 3] = acc[d4].w * w;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float l_group = 0.0f;
+    for (int t = 0; t < DECODE_WG; t++) l_group += l_all[t];
+    const size_t part = ((size_t)batch * heads + head) * num_splits + split;
+    for (int d = tid; d < HEAD_DIM; d += DECODE_WG) {
+        float sum = 0.0f;
+        for (int t = 0; t < DECODE_WG; t++) sum += acc_all[t][d];
+        part_o[part * HEAD_DIM + d] = l_group > 0.0f ? sum / l_group : 0.0f;
+    }
+    if (tid == 0) part_lse[part] = l_group > 0.0f ? (m_group + log2(l_group)) * LN2 : -INFINITY;
+}
+
+// Decode, step 2 of 2: out = sum_s exp(lse_s - lse) o_s with lse = log sum_s exp(lse_s).
+// NDRange: (HEAD_DIM, heads, batch), work-group (HEAD_DIM, 1, 1). lse may be NULL.
+__kernel __attribute__((reqd_work_group_size(HEAD_DIM, 1, 1)))
+void KERNEL(flash_attn_decode_combine)(
+        __global const float* part_o,     // [batch, heads, num_splits, HEAD_DIM]
+        __global const float* part_lse,   // [batch, heads, num_splits]
+        int num_splits,
+        __global STORE_T* o, int4 o_layout,   // [batch, heads, 1, HEAD_DIM]
+        __global float* lse,                  // [batch, heads] or NULL
+        int heads) {
+    const int d = get_local_id(0);
+    const int head = get_group_id(1);
+    const int batch = get_group_id(2);
+    const size_t first = ((size_t)batch * heads + head) * num_splits;
+    float lse_max = -INFINITY;
+    for (int s = 0; s < num_splits; s++) lse_max = fmax(lse_max, part_lse[first + s]);
+    float sum_w = 0.0f;
+    float out = 0.0f;
+    if (lse_max != -INFINITY) {
+        for (int s = 0; s < num_splits; s++) {
+            const float w = exp(part_lse[first + s] - lse_max);
+            sum_w += w;
+            out = mad(w, part_o[(first + s) * HEAD_DIM + d], out);
+        }
+        out /= sum_w;
+    }
+    STORE1(out, o + row_offset(o_layout, batch, head, 0), d);
+    if (lse && d == 0) lse[(size_t)batch * heads + head] = lse_max == -INFINITY ? -INFINITY : lse_max + log(sum_w);
+}

@@ -1,0 +1,201 @@
+package dev.flashcl.cl;
+
+import static org.jocl.CL.*;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import org.jocl.Pointer;
+import org.jocl.cl_command_queue;
+import org.jocl.cl_context;
+import org.jocl.cl_device_id;
+import org.jocl.cl_program;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One device, its context and one in-order command queue with profiling on. Owns the programs it
+ * built (cached by source and sorted defines) and counts the bytes of the buffers it allocated,
+ * so that allocation failures can say how much is in use. Closing it releases the programs, the
+ * queue, the context and any buffer still open.
+ */
+public final class ClContext implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ClContext.class);
+
+    private final DeviceInfo device;
+    private final cl_context context;
+    private final cl_command_queue queue;
+    private final Map<String, ClProgram> programs = new ConcurrentHashMap<>();
+    private final Map<ClBuffer, Boolean> buffers = new ConcurrentHashMap<>();
+    private long bytesInUse;
+    private long peakBytes;
+    private boolean closed;
+
+    private ClContext(DeviceInfo device) {
+        this.device = device;
+        int[] err = new int[1];
+        context = clCreateContext(null, 1, new cl_device_id[] {device.device()}, null, null, err);
+        ClException.check(err[0], "clCreateContext on " + device.summary());
+        @SuppressWarnings("deprecation") // clCreateCommandQueue is the call every OpenCL 1.2 driver has
+        cl_command_queue q = clCreateCommandQueue(context, device.device(), CL_QUEUE_PROFILING_ENABLE, err);
+        if (err[0] != CL_SUCCESS) {
+            clReleaseContext(context);
+            ClException.check(err[0], "clCreateCommandQueue on " + device.summary());
+        }
+        queue = q;
+    }
+
+    /** A context on the given device. */
+    public static ClContext create(DeviceInfo device) {
+        return new ClContext(device);
+    }
+
+    /** Selects a device by {@code spec} (see {@link Devices}) and logs which one and why. */
+    public static ClContext open(String spec) {
+        Devices.Selection s = Devices.select(spec);
+        log.info("OpenCL device {}: {}", s.device().summary(), s.reason());
+        return new ClContext(s.device());
+    }
+
+    public DeviceInfo device() {
+        return device;
+    }
+
+    cl_context context() {
+        return context;
+    }
+
+    cl_command_queue queue() {
+        return queue;
+    }
+
+    /**
+     * A device buffer of {@code bytes}. Refuses, naming the buffer and the numbers, one larger
+     * than the device allows in one allocation or than the memory it has left.
+     */
+    public ClBuffer allocate(String name, long bytes) {
+        ensureOpen();
+        if (bytes <= 0) throw new IllegalArgumentException("buffer '" + name + "': size must be positive, got " + bytes);
+        if (bytes > device.maxAllocBytes()) {
+            throw new DeviceMemoryException(String.format(
+                    "buffer '%s' needs %s but %s allows at most %s in one allocation (CL_DEVICE_MAX_MEM_ALLOC_SIZE); use smaller sizes",
+                    name, Bytes.format(bytes), device.name(), Bytes.format(device.maxAllocBytes())));
+        }
+        synchronized (this) {
+            if (bytesInUse + bytes > device.globalMemBytes()) {
+                throw new DeviceMemoryException(String.format(
+                        "buffer '%s' needs %s but only %s of %s's %s are free (%s held by flashcl); free buffers or use smaller sizes",
+                        name, Bytes.format(bytes), Bytes.format(device.globalMemBytes() - bytesInUse), device.name(),
+                        Bytes.format(device.globalMemBytes()), Bytes.format(bytesInUse)));
+            }
+        }
+        int[] err = new int[1];
+        var mem = clCreateBuffer(context, CL_MEM_READ_WRITE, bytes, null, err);
+        ClException.check(err[0], "clCreateBuffer for '" + name + "' (" + Bytes.format(bytes) + ")");
+        ClBuffer b = new ClBuffer(this, mem, bytes, name);
+        synchronized (this) {
+            bytesInUse += bytes;
+            peakBytes = Math.max(peakBytes, bytesInUse);
+        }
+        buffers.put(b, Boolean.TRUE);
+        return b;
+    }
+
+    synchronized void released(ClBuffer b) {
+        if (buffers.remove(b) != null) bytesInUse -= b.bytes();
+    }
+
+    /** Bytes held in this context's open buffers. */
+    public synchronized long bytesInUse() {
+        return bytesInUse;
+    }
+
+    /** The most bytes held at once since the last {@link #resetPeak()}. */
+    public synchronized long peakBytes() {
+        return peakBytes;
+    }
+
+    public synchronized void resetPeak() {
+        peakBytes = bytesInUse;
+    }
+
+    /**
+     * The program built from {@code kernels/<file>} with {@code -D} defines, built once per
+     * (source, sorted defines) in this context. A build failure throws with the build log.
+     */
+    public ClProgram program(String file, Map<String, ?> defines) {
+        ensureOpen();
+        String options = options(defines);
+        return programs.computeIfAbsent(file + "|" + options, key -> build(file, loadSource(file), options));
+    }
+
+    /** Builds from source text (tests and probes); not cached. */
+    public ClProgram build(String name, String source, String options) {
+        int[] err = new int[1];
+        cl_program p = clCreateProgramWithSource(context, 1, new String[] {source}, null, err);
+        ClException.check(err[0], "clCreateProgramWithSource for " + name);
+        long t0 = System.nanoTime();
+        int rc = clBuildProgram(p, 1, new cl_device_id[] {device.device()}, options, null, null);
+        if (rc != CL_SUCCESS) {
+            String buildLog = ClProgram.buildLog(p, device.device());
+            clReleaseProgram(p);
+            throw new ClException("kernel program " + name + " failed to build on " + device.name()
+                    + " with options [" + options + "]: " + ClException.name(rc) + "\n--- build log ---\n" + buildLog, rc);
+        }
+        log.debug("built {} [{}] in {} ms", name, options, (System.nanoTime() - t0) / 1_000_000);
+        return new ClProgram(p, name, options);
+    }
+
+    /**
+     * Whether this device's compiler takes NVIDIA inline PTX: builds a kernel with one
+     * {@code asm} statement. False on every non-NVIDIA device without trying.
+     */
+    public boolean probeInlinePtx() {
+        if (!device.mayHaveInlinePtx()) return false;
+        String src = "__kernel void probe(__global int* o) { int r; asm(\"mov.b32 %0, 7;\" : \"=r\"(r)); o[0] = r; }";
+        try (ClProgram p = build("inline-ptx probe", src, "")) {
+            return true;
+        } catch (ClException e) {
+            return false;
+        }
+    }
+
+    static String options(Map<String, ?> defines) {
+        StringBuilder sb = new StringBuilder();
+        new TreeMap<>(defines).forEach((k, v) -> sb.append(sb.isEmpty() ? "" : " ").append("-D").append(k).append('=').append(v));
+        return sb.toString();
+    }
+
+    static String loadSource(String file) {
+        try (InputStream in = ClContext.class.getResourceAsStream("/kernels/" + file)) {
+            if (in == null) throw new ClException("kernel source kernels/" + file + " is not on the classpath (is the jar complete?)");
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new ClException("cannot read kernel source kernels/" + file + ": " + e.getMessage());
+        }
+    }
+
+    /** Waits for every enqueued command. */
+    public void finish() {
+        ClException.check(clFinish(queue), "clFinish");
+    }
+
+    private void ensureOpen() {
+        if (closed) throw new IllegalStateException("this ClContext is closed");
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        clFinish(queue);
+        for (ClBuffer b : buffers.keySet().toArray(new ClBuffer[0])) b.close();
+        for (ClProgram p : programs.values()) p.close();
+        programs.clear();
+        clReleaseCommandQueue(queue);
+        clReleaseContext(context);
+    }
+}

@@ -1,0 +1,179 @@
+package dev.flashcl.kernels;
+
+import dev.flashcl.cl.ClBuffer;
+import dev.flashcl.cl.ClContext;
+import dev.flashcl.cl.ClKernel;
+import dev.flashcl.cl.ClProgram;
+import dev.flashcl.cl.DeviceInfo;
+import dev.flashcl.cl.KernelTimer;
+import java.util.Map;
+
+/**
+ * Host side of {@code kernels/flash_attn.cl} for one storage type and head_dim: prefill over
+ * query blocks, and decode split across the keys then merged through the log-sum-exp.
+ *
+ * <pre>
+ *   prefill: one work-group per (query block, head, batch)
+ *            for each K/V tile (BLOCK_N keys, skipped when wholly above the causal diagonal):
+ *                S = Q K^T in registers -> m_i, l_i rescaled -> acc += P V
+ *            O = acc / l_i ; lse = m_i + log l_i
+ *   decode:  split s of kv_len -> (o_s, lse_s) ; combine: O = sum_s exp(lse_s - lse) o_s
+ * </pre>
+ */
+public final class FlashAttention implements AutoCloseable {
+    private final ClContext ctx;
+    private final Storage storage;
+    private final int headDim;
+    private final PrefillTiles tiles;
+    private final int decodeWg;
+    private final ClKernel prefill;
+    private final ClKernel decode;
+    private final ClKernel combine;
+    private ClBuffer partO;     // [batch, heads, splits, head_dim] fp32, grown on demand
+    private ClBuffer partLse;   // [batch, heads, splits] fp32
+
+    /** Work-items per decode split, unless chosen: 64 (two warps, 21 KB of local memory at head_dim 80). */
+    public static final int DEFAULT_DECODE_WG = 64;
+
+    public FlashAttention(ClContext ctx, Storage storage, int headDim) {
+        this(ctx, storage, headDim, PrefillTiles.defaultFor(ctx.device(), headDim), DEFAULT_DECODE_WG);
+    }
+
+    public FlashAttention(ClContext ctx, Storage storage, int headDim, PrefillTiles tiles, int decodeWg) {
+        AttentionDims.checkHeadDim(headDim);
+        DeviceInfo dev = ctx.device();
+        if (!tiles.fits(dev, headDim)) {
+            throw new IllegalArgumentException("prefill tile " + tiles + " does not fit " + dev.name() + " at head_dim " + headDim
+                    + ": needs " + tiles.localBytes(headDim) + " bytes of local memory (has " + dev.localMemBytes()
+                    + ") and work-groups of " + tiles.blockM() + " (max " + dev.maxWorkGroupSize() + ")");
+        }
+        long decodeLocal = decodeLocalBytes(headDim, decodeWg);
+        if (decodeWg > dev.maxWorkGroupSize() || decodeLocal > dev.localMemBytes() || headDim > dev.maxWorkGroupSize()) {
+            throw new IllegalArgumentException("decode work-group of " + decodeWg + " does not fit " + dev.name() + " at head_dim " + headDim
+                    + ": needs " + decodeLocal + " bytes of local memory (has " + dev.localMemBytes() + ")");
+        }
+        this.ctx = ctx;
+        this.storage = storage;
+        this.headDim = headDim;
+        this.tiles = tiles;
+        this.decodeWg = decodeWg;
+        ClProgram program = ctx.program("flash_attn.cl", Map.of(
+                "HEAD_DIM", headDim, "BLOCK_M", tiles.blockM(), "BLOCK_N", tiles.blockN(),
+                "DECODE_WG", decodeWg, "STORAGE_F16", storage.define()));
+        prefill = program.kernel("flash_attn_prefill_" + storage.suffix);
+        decode = program.kernel("flash_attn_decode_" + storage.suffix);
+        combine = program.kernel("flash_attn_decode_combine_" + storage.suffix);
+    }
+
+    static long decodeLocalBytes(int headDim, int wg) {
+        return 4L * (headDim + 2L * wg + (long) wg * (headDim + 1));
+    }
+
+    public Storage storage() {
+        return storage;
+    }
+
+    public PrefillTiles tiles() {
+        return tiles;
+    }
+
+    /**
+     * O = softmax(scale Q K^T [+ causal mask]) V for q_len query rows against kv_len keys.
+     * Causal masking is bottom-right aligned (row i sees keys j <= i + kv_len - q_len); rows that
+     * see no key get zeros and lse -inf. {@code lse} ([batch, heads, q_len] fp32) may be null.
+     * With a timer the launch is waited for and timed.
+     */
+    public void prefill(TensorView q, TensorView k, TensorView v, TensorView o, ClBuffer lse,
+                        AttentionDims dims, boolean causal, float scale, KernelTimer timer) {
+        checkViews(q, k, v, o, dims, dims.qLen());
+        checkLse(lse, (long) dims.batch() * dims.heads() * dims.qLen());
+        int blocks = (dims.qLen() + tiles.blockM() - 1) / tiles.blockM();
+        bindQkv(prefill, q, k, v);
+        prefill.arg(6, o.buffer()).arg4(7, o.offset(), o.batchStride(), o.headStride(), o.rowStride());
+        if (lse == null) prefill.argNull(8); else prefill.arg(8, lse);
+        prefill.arg(9, dims.heads()).arg(10, dims.qLen()).arg(11, dims.kvLen()).arg(12, causal ? 1 : 0).arg(13, scale);
+        prefill.launch(ctx, new long[] {(long) blocks * tiles.blockM(), dims.heads(), dims.batch()},
+                new long[] {tiles.blockM(), 1, 1}, timer);
+    }
+
+    /** Decode with the split length chosen for the device (see {@link #splitLength}). */
+    public void decode(TensorView q, TensorView k, TensorView v, TensorView o, ClBuffer lse,
+                       AttentionDims dims, float scale, KernelTimer timer) {
+        decode(q, k, v, o, lse, dims, scale, splitLength(dims), timer);
+    }
+
+    /**
+     * One query row per (batch, head) against kv_len keys (the last position: no mask), in
+     * chunks of {@code splitLen} keys merged through their log-sum-exp. {@code lse}
+     * ([batch, heads] fp32) may be null.
+     */
+    public void decode(TensorView q, TensorView k, TensorView v, TensorView o, ClBuffer lse,
+                       AttentionDims dims, float scale, int splitLen, KernelTimer timer) {
+        if (dims.qLen() != 1) throw new IllegalArgumentException("decode takes one query row, got q_len " + dims.qLen());
+        if (splitLen <= 0) throw new IllegalArgumentException("split length must be positive, got " + splitLen);
+        checkViews(q, k, v, o, dims, 1);
+        checkLse(lse, (long) dims.batch() * dims.heads());
+        int splits = (dims.kvLen() + splitLen - 1) / splitLen;
+        ensurePartials((long) dims.batch() * dims.heads() * splits);
+        bindQkv(decode, q, k, v);
+        decode.arg(6, partO).arg(7, partLse).arg(8, dims.heads()).arg(9, dims.kvLen()).arg(10, splitLen).arg(11, scale);
+        decode.launch(ctx, new long[] {(long) splits * decodeWg, dims.heads(), dims.batch()}, new long[] {decodeWg, 1, 1}, timer);
+        combine.arg(0, partO).arg(1, partLse).arg(2, splits)
+                .arg(3, o.buffer()).arg4(4, o.offset(), o.batchStride(), o.headStride(), o.rowStride());
+        if (lse == null) combine.argNull(5); else combine.arg(5, lse);
+        combine.arg(6, dims.heads());
+        combine.launch(ctx, new long[] {headDim, dims.heads(), dims.batch()}, new long[] {headDim, 1, 1}, timer);
+    }
+
+    /**
+     * Keys per decode split: enough splits that the device has about eight work-groups per compute
+     * unit, each split at least two passes of its work-group over the keys.
+     */
+    public int splitLength(AttentionDims dims) {
+        long targetGroups = 8L * ctx.device().computeUnits();
+        long splitsWanted = Math.max(1, (targetGroups + (long) dims.batch() * dims.heads() - 1) / ((long) dims.batch() * dims.heads()));
+        long len = (dims.kvLen() + splitsWanted - 1) / splitsWanted;
+        len = (len + decodeWg - 1) / decodeWg * decodeWg;
+        return (int) Math.max(2L * decodeWg, len);
+    }
+
+    private void bindQkv(ClKernel kernel, TensorView q, TensorView k, TensorView v) {
+        kernel.arg(0, q.buffer()).arg4(1, q.offset(), q.batchStride(), q.headStride(), q.rowStride())
+                .arg(2, k.buffer()).arg4(3, k.offset(), k.batchStride(), k.headStride(), k.rowStride())
+                .arg(4, v.buffer()).arg4(5, v.offset(), v.batchStride(), v.headStride(), v.rowStride());
+    }
+
+    private void checkViews(TensorView q, TensorView k, TensorView v, TensorView o, AttentionDims dims, int qLen) {
+        if (dims.headDim() != headDim) {
+            throw new IllegalArgumentException("head_dim " + dims.headDim() + " given to kernels built for head_dim " + headDim);
+        }
+        q.checkFits("q", dims.batch(), dims.heads(), qLen, headDim, storage);
+        k.checkFits("k", dims.batch(), dims.heads(), dims.kvLen(), headDim, storage);
+        v.checkFits("v", dims.batch(), dims.heads(), dims.kvLen(), headDim, storage);
+        o.checkFits("o", dims.batch(), dims.heads(), qLen, headDim, storage);
+    }
+
+    static void checkLse(ClBuffer lse, long elements) {
+        if (lse != null && lse.bytes() < elements * Float.BYTES) {
+            throw new IllegalArgumentException("lse buffer '" + lse.name() + "' holds " + lse.bytes() / Float.BYTES
+                    + " floats but needs " + elements + " (batch x heads x q_len)");
+        }
+    }
+
+    private void ensurePartials(long rows) {
+        if (partLse != null && partLse.bytes() >= rows * Float.BYTES) return;
+        if (partO != null) partO.close();
+        if (partLse != null) partLse.close();
+        partO = ctx.allocate("decode partial outputs", rows * headDim * Float.BYTES);
+        partLse = ctx.allocate("decode partial lse", rows * Float.BYTES);
+    }
+
+    @Override
+    public void close() {
+        prefill.close();
+        decode.close();
+        combine.close();
+        if (partO != null) partO.close();
+        if (partLse != null) partLse.close();
+    }
+}

@@ -1,0 +1,46 @@
+package dev.flashcl.kernels;
+
+import dev.flashcl.cl.DeviceInfo;
+import java.util.List;
+
+/**
+ * The prefill kernel's tile: {@code blockM} query rows per work-group (one per work-item) and
+ * {@code blockN} keys per K/V tile in local memory (K and V tiles take 2 x blockN x head_dim
+ * floats). Every candidate is tested; a device gets those that fit its limits.
+ */
+public record PrefillTiles(int blockM, int blockN) {
+    /** In order of preference: the first that fits a device is its default. */
+    public static final List<PrefillTiles> CANDIDATES = List.of(
+            new PrefillTiles(64, 32), new PrefillTiles(128, 32), new PrefillTiles(64, 64), new PrefillTiles(32, 16));
+
+    public long localBytes(int headDim) {
+        return 2L * blockN * headDim * Float.BYTES;
+    }
+
+    public boolean fits(DeviceInfo device, int headDim) {
+        return blockM <= device.maxWorkGroupSize() && localBytes(headDim) <= device.localMemBytes();
+    }
+
+    /** The candidates that fit the device at this head_dim. */
+    public static List<PrefillTiles> candidates(DeviceInfo device, int headDim) {
+        return CANDIDATES.stream().filter(t -> t.fits(device, headDim)).toList();
+    }
+
+    /**
+     * The first candidate that fits: 64 rows and 32 keys per tile where it can (about 200
+     * registers per work-item at head_dim 80, 20 KB of local memory).
+     */
+    public static PrefillTiles defaultFor(DeviceInfo device, int headDim) {
+        List<PrefillTiles> fit = candidates(device, headDim);
+        if (fit.isEmpty()) {
+            throw new IllegalArgumentException("no prefill tile fits " + device.name() + " at head_dim " + headDim
+                    + " (local memory " + device.localMemBytes() + " bytes, max work-group " + device.maxWorkGroupSize() + ")");
+        }
+        return fit.get(0);
+    }
+
+    @Override
+    public String toString() {
+        return blockM + "x" + blockN;
+    }
+}

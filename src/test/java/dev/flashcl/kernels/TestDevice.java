@@ -1,0 +1,19 @@
+package dev.flashcl.kernels;
+
+import dev.flashcl.cl.ClContext;
+
+/**
+ * The device the kernel tests run on, opened once per JVM so that each program is built once:
+ * the default choice (first GPU, else first device) unless -Dflashcl.device or FLASHCL_DEVICE
+ * names another.
+ */
+final class TestDevice {
+    private static ClContext context;
+
+    private TestDevice() {}
+
+    static synchronized ClContext context() {
+        if (context == null) context = ClContext.open(null);
+        return context;
+    }
+}
