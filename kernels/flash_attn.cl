@@ -1,13 +1,15 @@
 // FlashAttention for OpenCL C 1.2: prefill (many query rows) and decode (one query row,
-// Flash-Decoding: split the keys across work-groups, then merge the partial results through
-// their log-sum-exp). The score matrix never exists: each work-group streams K/V tiles through
+// Flash-Decoding: split the keys across work-groups, then merge the partial results by their
+// running max and sum). The score matrix never exists: each work-group streams K/V tiles through
 // local memory and keeps a running max (m_i), sum (l_i) and unnormalized output (acc).
 //
 // Layout: every Q/K/V/O tensor is [batch, heads, seq, HEAD_DIM] with head_dim contiguous; the
 // other strides come in an int4 (offset, batch stride, head stride, row stride), in elements,
 // so views (a slice of a KV cache, a [seq, heads, dim] projection output) need no copies.
 // Storage is fp16 (vload_half/vstore_half, no cl_khr_fp16 needed) or fp32; arithmetic is fp32.
-// Scores are scaled by scale*log2(e) once, on Q, so the softmax runs on exp2.
+// Each score q.k is multiplied by scale*log2(e) so the softmax runs on exp2. Scaling the dot
+// product, not q, matters: rounding every scaled q element doubled the error of scores in the
+// thousands (seen in the decode tests).
 
 #ifndef HEAD_DIM
 #define HEAD_DIM 80          // elements per head; a multiple of 4
@@ -81,7 +83,7 @@ void KERNEL(flash_attn_prefill)(
     float4 acc[D4];
     if (row < q_len) {
         __global const STORE_T* q_ptr = q + row_offset(q_layout, batch, head, row);
-        for (int d4 = 0; d4 < D4; d4++) q_row[d4] = LOAD4(q_ptr, 4 * d4) * scale_log2;
+        for (int d4 = 0; d4 < D4; d4++) q_row[d4] = LOAD4(q_ptr, 4 * d4);
     } else {
         for (int d4 = 0; d4 < D4; d4++) q_row[d4] = (float4)(0.0f);
     }
@@ -118,7 +120,7 @@ void KERNEL(flash_attn_prefill)(
         }
         barrier(CLK_LOCAL_MEM_FENCE);
 
-        // s = q . k^T for BLOCK_N keys, in log2 units.
+        // s = q . k^T for BLOCK_N keys, then into log2 units.
         float4 s[BLOCK_N / 4];
         for (int j4 = 0; j4 < BLOCK_N / 4; j4++) s[j4] = (float4)(0.0f);
         for (int d4 = 0; d4 < D4; d4++) {
@@ -130,6 +132,7 @@ void KERNEL(flash_attn_prefill)(
                 s[j4] = mad((float4)(qd.w), vload4(j4, k_tile[4 * d4 + 3]), s[j4]);
             }
         }
+        for (int j4 = 0; j4 < BLOCK_N / 4; j4++) s[j4] *= scale_log2;
         // Mask only the ragged tail and tiles that cross this block's diagonal.
         const bool ragged = start + BLOCK_N > kv_len;
         const bool diagonal = causal && start + BLOCK_N - 1 > first_row + shift;
@@ -184,15 +187,16 @@ void KERNEL(flash_attn_prefill)(
 // Decode, step 1 of 2. One query row per (batch, head) against kv_len keys, split in chunks of
 // split_len keys. NDRange: (num_splits * DECODE_WG, heads, batch), work-group (DECODE_WG, 1, 1).
 // Each work-item runs its own online softmax over every DECODE_WG-th key of the chunk; the
-// work-group then merges its work-items' states and writes the chunk's normalized output and
-// log-sum-exp (natural log; -inf for an empty chunk).
+// work-group then merges its work-items' states and writes the chunk's normalized output and its
+// (max, sum) pair in log2 units. The pair, not m + log2(l), travels to the combine: with scores in
+// the thousands an fp32 log-sum-exp would round away the small differences between chunks.
 __kernel __attribute__((reqd_work_group_size(DECODE_WG, 1, 1)))
 void KERNEL(flash_attn_decode)(
         __global const STORE_T* q, int4 q_layout,   // [batch, heads, 1, HEAD_DIM]
         __global const STORE_T* k, int4 k_layout,   // [batch, heads, kv_len, HEAD_DIM]
         __global const STORE_T* v, int4 v_layout,   // [batch, heads, kv_len, HEAD_DIM]
         __global float* part_o,                     // [batch, heads, num_splits, HEAD_DIM]
-        __global float* part_lse,                   // [batch, heads, num_splits]
+        __global float2* part_ml,                   // [batch, heads, num_splits]: (max, sum), log2 units
         int heads, int kv_len, int split_len, float scale) {
     __local float4 q_local[D4];
     __local float m_all[DECODE_WG];
@@ -207,7 +211,7 @@ void KERNEL(flash_attn_decode)(
     const float scale_log2 = scale * M_LOG2E_F;
 
     __global const STORE_T* q_ptr = q + row_offset(q_layout, batch, head, 0);
-    for (int d4 = tid; d4 < D4; d4 += DECODE_WG) q_local[d4] = LOAD4(q_ptr, 4 * d4) * scale_log2;
+    for (int d4 = tid; d4 < D4; d4 += DECODE_WG) q_local[d4] = LOAD4(q_ptr, 4 * d4);
     barrier(CLK_LOCAL_MEM_FENCE);
 
     float4 acc[D4];
@@ -221,7 +225,7 @@ void KERNEL(flash_attn_decode)(
         __global const STORE_T* v_ptr = v + row_offset(v_layout, batch, head, key);
         float4 dot = (float4)(0.0f);
         for (int d4 = 0; d4 < D4; d4++) dot = mad(q_local[d4], LOAD4(k_ptr, 4 * d4), dot);
-        const float s = dot.x + dot.y + dot.z + dot.w;
+        const float s = (dot.x + dot.y + dot.z + dot.w) * scale_log2;
         const float m_new = fmax(m_i, s);
         const float alpha = exp2(m_i - m_new);
         const float p = exp2(s - m_new);
@@ -252,15 +256,16 @@ void KERNEL(flash_attn_decode)(
         for (int t = 0; t < DECODE_WG; t++) sum += acc_all[t][d];
         part_o[part * HEAD_DIM + d] = l_group > 0.0f ? sum / l_group : 0.0f;
     }
-    if (tid == 0) part_lse[part] = l_group > 0.0f ? (m_group + log2(l_group)) * LN2 : -INFINITY;
+    if (tid == 0) part_ml[part] = (float2)(m_group, l_group);
 }
 
-// Decode, step 2 of 2: out = sum_s exp(lse_s - lse) o_s with lse = log sum_s exp(lse_s).
-// NDRange: (HEAD_DIM, heads, batch), work-group (HEAD_DIM, 1, 1). lse may be NULL.
+// Decode, step 2 of 2: with M = max_s m_s and w_s = 2^(m_s - M) l_s, out = sum_s w_s o_s / sum_s w_s
+// and lse = (M + log2 sum_s w_s) ln 2. NDRange: (HEAD_DIM, heads, batch), work-group (HEAD_DIM, 1, 1).
+// lse may be NULL.
 __kernel __attribute__((reqd_work_group_size(HEAD_DIM, 1, 1)))
 void KERNEL(flash_attn_decode_combine)(
         __global const float* part_o,     // [batch, heads, num_splits, HEAD_DIM]
-        __global const float* part_lse,   // [batch, heads, num_splits]
+        __global const float2* part_ml,   // [batch, heads, num_splits]
         int num_splits,
         __global STORE_T* o, int4 o_layout,   // [batch, heads, 1, HEAD_DIM]
         __global float* lse,                  // [batch, heads] or NULL
@@ -269,18 +274,19 @@ void KERNEL(flash_attn_decode_combine)(
     const int head = get_group_id(1);
     const int batch = get_group_id(2);
     const size_t first = ((size_t)batch * heads + head) * num_splits;
-    float lse_max = -INFINITY;
-    for (int s = 0; s < num_splits; s++) lse_max = fmax(lse_max, part_lse[first + s]);
+    float m_max = -INFINITY;
+    for (int s = 0; s < num_splits; s++) m_max = fmax(m_max, part_ml[first + s].x);
     float sum_w = 0.0f;
     float out = 0.0f;
-    if (lse_max != -INFINITY) {
+    if (m_max != -INFINITY) {
         for (int s = 0; s < num_splits; s++) {
-            const float w = exp(part_lse[first + s] - lse_max);
+            const float2 ml = part_ml[first + s];
+            const float w = ml.x == -INFINITY ? 0.0f : exp2(ml.x - m_max) * ml.y;
             sum_w += w;
             out = mad(w, part_o[(first + s) * HEAD_DIM + d], out);
         }
         out /= sum_w;
     }
     STORE1(out, o + row_offset(o_layout, batch, head, 0), d);
-    if (lse && d == 0) lse[(size_t)batch * heads + head] = lse_max == -INFINITY ? -INFINITY : lse_max + log(sum_w);
+    if (lse && d == 0) lse[(size_t)batch * heads + head] = m_max == -INFINITY ? -INFINITY : (m_max + log2(sum_w)) * LN2;
 }

@@ -17,7 +17,7 @@ import java.util.Map;
  *            for each K/V tile (BLOCK_N keys, skipped when wholly above the causal diagonal):
  *                S = Q K^T in registers -> m_i, l_i rescaled -> acc += P V
  *            O = acc / l_i ; lse = m_i + log l_i
- *   decode:  split s of kv_len -> (o_s, lse_s) ; combine: O = sum_s exp(lse_s - lse) o_s
+ *   decode:  split s of kv_len -> (o_s, m_s, l_s) ; combine: O = sum_s 2^(m_s - M) l_s o_s / sum_s 2^(m_s - M) l_s
  * </pre>
  */
 public final class FlashAttention implements AutoCloseable {
@@ -30,7 +30,7 @@ public final class FlashAttention implements AutoCloseable {
     private final ClKernel decode;
     private final ClKernel combine;
     private ClBuffer partO;     // [batch, heads, splits, head_dim] fp32, grown on demand
-    private ClBuffer partLse;   // [batch, heads, splits] fp32
+    private ClBuffer partMl;    // [batch, heads, splits] float2: running max and sum, log2 units
 
     /** Work-items per decode split, unless chosen: 64 (two warps, 21 KB of local memory at head_dim 80). */
     public static final int DEFAULT_DECODE_WG = 64;
@@ -104,7 +104,7 @@ public final class FlashAttention implements AutoCloseable {
 
     /**
      * One query row per (batch, head) against kv_len keys (the last position: no mask), in
-     * chunks of {@code splitLen} keys merged through their log-sum-exp. {@code lse}
+     * chunks of {@code splitLen} keys merged by their running max and sum. {@code lse}
      * ([batch, heads] fp32) may be null.
      */
     public void decode(TensorView q, TensorView k, TensorView v, TensorView o, ClBuffer lse,
@@ -116,9 +116,9 @@ public final class FlashAttention implements AutoCloseable {
         int splits = (dims.kvLen() + splitLen - 1) / splitLen;
         ensurePartials((long) dims.batch() * dims.heads() * splits);
         bindQkv(decode, q, k, v);
-        decode.arg(6, partO).arg(7, partLse).arg(8, dims.heads()).arg(9, dims.kvLen()).arg(10, splitLen).arg(11, scale);
+        decode.arg(6, partO).arg(7, partMl).arg(8, dims.heads()).arg(9, dims.kvLen()).arg(10, splitLen).arg(11, scale);
         decode.launch(ctx, new long[] {(long) splits * decodeWg, dims.heads(), dims.batch()}, new long[] {decodeWg, 1, 1}, timer);
-        combine.arg(0, partO).arg(1, partLse).arg(2, splits)
+        combine.arg(0, partO).arg(1, partMl).arg(2, splits)
                 .arg(3, o.buffer()).arg4(4, o.offset(), o.batchStride(), o.headStride(), o.rowStride());
         if (lse == null) combine.argNull(5); else combine.arg(5, lse);
         combine.arg(6, dims.heads());
@@ -161,11 +161,11 @@ public final class FlashAttention implements AutoCloseable {
     }
 
     private void ensurePartials(long rows) {
-        if (partLse != null && partLse.bytes() >= rows * Float.BYTES) return;
+        if (partMl != null && partMl.bytes() >= rows * 2 * Float.BYTES) return;
         if (partO != null) partO.close();
-        if (partLse != null) partLse.close();
+        if (partMl != null) partMl.close();
         partO = ctx.allocate("decode partial outputs", rows * headDim * Float.BYTES);
-        partLse = ctx.allocate("decode partial lse", rows * Float.BYTES);
+        partMl = ctx.allocate("decode partial max and sum", rows * 2 * Float.BYTES);
     }
 
     @Override
@@ -174,6 +174,6 @@ public final class FlashAttention implements AutoCloseable {
         decode.close();
         combine.close();
         if (partO != null) partO.close();
-        if (partLse != null) partLse.close();
+        if (partMl != null) partMl.close();
     }
 }
