@@ -1,0 +1,67 @@
+package dev.flashcl.kernels;
+
+import dev.flashcl.cl.ClBuffer;
+import dev.flashcl.cl.ClContext;
+
+/**
+ * Runs every attention kernel on small shapes, checked against the fp64 reference; started by
+ * {@link OclgrindTest} in a JVM whose only OpenCL device is Oclgrind's simulator, which reports
+ * data races, out-of-bounds and uninitialized accesses to its log. Exits non-zero on a wrong result.
+ *
+ * <p>No buffer is released before the end (the context releases them all): Oclgrind 21.10's
+ * uninitialized-value tracking reports reads of a buffer allocated where a released one was, even
+ * after a kernel wrote every element of it (results right, report false). So the decode cases run
+ * largest first, sizing the partial-result buffers once.
+ */
+public final class OclgrindDriver {
+    public static void main(String[] args) {
+        try (ClContext ctx = ClContext.open(null)) {
+            for (Storage s : Storage.values()) {
+                NaiveAttention naive = new NaiveAttention(ctx, s, 80);
+                for (PrefillTiles t : PrefillTiles.candidates(ctx.device(), 80)) {
+                    FlashAttention fa = new FlashAttention(ctx, s, 80, t, FlashAttention.DEFAULT_DECODE_WG);
+                    // Two query blocks when blockM is 64 (the largest case first: it sizes naive's score matrix),
+                    // a ragged K/V tail, a chunk against a longer cache, rows that see no key.
+                    prefill(ctx, fa, naive, new AttentionDims(1, 2, 70, 70, 80), true, Layout.CONTIGUOUS);
+                    prefill(ctx, fa, naive, new AttentionDims(1, 1, 5, 37, 80), true, Layout.CACHE_SLICE);
+                    prefill(ctx, fa, naive, new AttentionDims(2, 1, 9, 5, 80), false, Layout.SEQ_MAJOR);
+                    prefill(ctx, fa, naive, new AttentionDims(1, 1, 9, 5, 80), true, Layout.CONTIGUOUS);
+                }
+                FlashAttention fa = new FlashAttention(ctx, s, 80);
+                decode(ctx, fa, new AttentionDims(2, 2, 1, 300, 80), 64);
+                decode(ctx, fa, new AttentionDims(1, 1, 1, 7, 80), 3);
+            }
+        }
+        System.out.println("oclgrind driver: all results match the reference");
+    }
+
+    static void prefill(ClContext ctx, FlashAttention fa, NaiveAttention naive, AttentionDims dims, boolean causal, Layout layout) {
+        Storage s = fa.storage();
+        String what = "prefill " + s + " " + fa.tiles() + " " + dims + (causal ? " causal" : "");
+        int rows = dims.batch() * dims.heads() * dims.qLen();
+        AttentionCheck.Inputs in = AttentionCheck.inputs(ctx, dims, s, layout, 1f, 11);
+        GuardedTensor o = AttentionCheck.output(ctx, s, layout, dims, dims.qLen());
+        GuardedTensor oNaive = AttentionCheck.output(ctx, s, layout, dims, dims.qLen());
+        ClBuffer lse = ctx.allocate("lse", (long) rows * Float.BYTES);
+        AttentionReference.Result ref = AttentionReference.attention(in.q(), in.k(), in.v(), dims, causal, dims.defaultScale());
+        fa.prefill(in.qv(), in.kv(), in.vv(), AttentionCheck.outputView(o, layout, dims, dims.qLen()), lse, dims, causal, dims.defaultScale(), null);
+        naive.run(in.qv(), in.kv(), in.vv(), AttentionCheck.outputView(oNaive, layout, dims, dims.qLen()), null, dims, causal, dims.defaultScale(), null);
+        AttentionCheck.assertClose(what, AttentionCheck.readOutput(o, layout, dims, dims.qLen(), what), ref, dims, dims.qLen(), s, 1.0);
+        AttentionCheck.assertClose("naive " + what, AttentionCheck.readOutput(oNaive, layout, dims, dims.qLen(), what), ref, dims, dims.qLen(), s, 1.0);
+        AttentionCheck.assertLse(what, AttentionCheck.readFloats(lse, rows), ref, dims);
+        System.out.println("ok " + what);
+    }
+
+    static void decode(ClContext ctx, FlashAttention fa, AttentionDims dims, int splitLen) {
+        Storage s = fa.storage();
+        String what = "decode " + s + " " + dims + " split " + splitLen;
+        AttentionCheck.Inputs in = AttentionCheck.inputs(ctx, dims, s, Layout.CACHE_SLICE, 1f, 12);
+        GuardedTensor o = AttentionCheck.output(ctx, s, Layout.CONTIGUOUS, dims, 1);
+        ClBuffer lse = ctx.allocate("lse", (long) dims.batch() * dims.heads() * Float.BYTES);
+        AttentionReference.Result ref = AttentionReference.attention(in.q(), in.k(), in.v(), dims, false, dims.defaultScale());
+        fa.decode(in.qv(), in.kv(), in.vv(), AttentionCheck.outputView(o, Layout.CONTIGUOUS, dims, 1), lse, dims, dims.defaultScale(), splitLen, null);
+        AttentionCheck.assertClose(what, AttentionCheck.readOutput(o, Layout.CONTIGUOUS, dims, 1, what), ref, dims, 1, s, 1.0);
+        AttentionCheck.assertLse(what, AttentionCheck.readFloats(lse, dims.batch() * dims.heads()), ref, dims);
+        System.out.println("ok " + what);
+    }
+}
