@@ -83,10 +83,13 @@ void KERNEL(flash_attn_prefill)(
     float4 acc[D4];
     if (row < q_len) {
         __global const STORE_T* q_ptr = q + row_offset(q_layout, batch, head, row);
+        #pragma unroll
         for (int d4 = 0; d4 < D4; d4++) q_row[d4] = LOAD4(q_ptr, 4 * d4);
     } else {
+        #pragma unroll
         for (int d4 = 0; d4 < D4; d4++) q_row[d4] = (float4)(0.0f);
     }
+    #pragma unroll
     for (int d4 = 0; d4 < D4; d4++) acc[d4] = (float4)(0.0f);
     float m_i = -INFINITY;
     float l_i = 0.0f;
@@ -122,9 +125,12 @@ void KERNEL(flash_attn_prefill)(
 
         // s = q . k^T for BLOCK_N keys, then into log2 units.
         float4 s[BLOCK_N / 4];
+        #pragma unroll
         for (int j4 = 0; j4 < BLOCK_N / 4; j4++) s[j4] = (float4)(0.0f);
+        #pragma unroll
         for (int d4 = 0; d4 < D4; d4++) {
             const float4 qd = q_row[d4];
+            #pragma unroll
             for (int j4 = 0; j4 < BLOCK_N / 4; j4++) {
                 s[j4] = mad((float4)(qd.x), vload4(j4, k_tile[4 * d4 + 0]), s[j4]);
                 s[j4] = mad((float4)(qd.y), vload4(j4, k_tile[4 * d4 + 1]), s[j4]);
@@ -132,12 +138,14 @@ void KERNEL(flash_attn_prefill)(
                 s[j4] = mad((float4)(qd.w), vload4(j4, k_tile[4 * d4 + 3]), s[j4]);
             }
         }
+        #pragma unroll
         for (int j4 = 0; j4 < BLOCK_N / 4; j4++) s[j4] *= scale_log2;
         // Mask only the ragged tail and tiles that cross this block's diagonal.
         const bool ragged = start + BLOCK_N > kv_len;
         const bool diagonal = causal && start + BLOCK_N - 1 > first_row + shift;
         if (ragged || diagonal) {
             const int limit = causal ? min(kv_len, row + shift + 1) : kv_len;   // keys < limit are seen
+            #pragma unroll
             for (int j4 = 0; j4 < BLOCK_N / 4; j4++) {
                 const int key = start + 4 * j4;
                 if (key + 0 >= limit) s[j4].x = -INFINITY;
@@ -149,14 +157,18 @@ void KERNEL(flash_attn_prefill)(
 
         // Online softmax: rescale what was accumulated by exp2(m_old - m_new).
         float m_new = m_i;
+        #pragma unroll
         for (int j4 = 0; j4 < BLOCK_N / 4; j4++) m_new = fmax(m_new, fmax(fmax(s[j4].x, s[j4].y), fmax(s[j4].z, s[j4].w)));
         if (m_new != -INFINITY) {   // a row that has seen no key yet keeps m_i = -inf, l_i = 0
             const float alpha = exp2(m_i - m_new);
             l_i *= alpha;
+            #pragma unroll
             for (int d4 = 0; d4 < D4; d4++) acc[d4] *= alpha;
+            #pragma unroll
             for (int j4 = 0; j4 < BLOCK_N / 4; j4++) {
                 const float4 p = exp2(s[j4] - m_new);
                 l_i += p.x + p.y + p.z + p.w;
+                #pragma unroll
                 for (int d4 = 0; d4 < D4; d4++) {
                     float4 a = acc[d4];
                     a = mad((float4)(p.x), vload4(d4, v_tile[4 * j4 + 0]), a);
@@ -173,6 +185,7 @@ void KERNEL(flash_attn_prefill)(
     if (row < q_len) {
         const float inv_l = l_i > 0.0f ? 1.0f / l_i : 0.0f;
         __global STORE_T* o_ptr = o + row_offset(o_layout, batch, head, row);
+        #pragma unroll
         for (int d4 = 0; d4 < D4; d4++) {
             const float4 out = acc[d4] * inv_l;
             STORE1(out.x, o_ptr, 4 * d4 + 0);
@@ -215,6 +228,7 @@ void KERNEL(flash_attn_decode)(
     barrier(CLK_LOCAL_MEM_FENCE);
 
     float4 acc[D4];
+    #pragma unroll
     for (int d4 = 0; d4 < D4; d4++) acc[d4] = (float4)(0.0f);
     float m_i = -INFINITY;
     float l_i = 0.0f;
@@ -224,12 +238,14 @@ void KERNEL(flash_attn_decode)(
         __global const STORE_T* k_ptr = k + row_offset(k_layout, batch, head, key);
         __global const STORE_T* v_ptr = v + row_offset(v_layout, batch, head, key);
         float4 dot = (float4)(0.0f);
+        #pragma unroll
         for (int d4 = 0; d4 < D4; d4++) dot = mad(q_local[d4], LOAD4(k_ptr, 4 * d4), dot);
         const float s = (dot.x + dot.y + dot.z + dot.w) * scale_log2;
         const float m_new = fmax(m_i, s);
         const float alpha = exp2(m_i - m_new);
         const float p = exp2(s - m_new);
         l_i = l_i * alpha + p;
+        #pragma unroll
         for (int d4 = 0; d4 < D4; d4++) acc[d4] = mad((float4)(p), LOAD4(v_ptr, 4 * d4), acc[d4] * alpha);
         m_i = m_new;
     }
@@ -241,6 +257,7 @@ void KERNEL(flash_attn_decode)(
     for (int t = 0; t < DECODE_WG; t++) m_group = fmax(m_group, m_all[t]);
     const float w = m_i == -INFINITY ? 0.0f : exp2(m_i - m_group);
     l_all[tid] = l_i * w;
+    #pragma unroll
     for (int d4 = 0; d4 < D4; d4++) {
         acc_all[tid][4 * d4 + 0] = acc[d4].x * w;
         acc_all[tid][4 * d4 + 1] = acc[d4].y * w;

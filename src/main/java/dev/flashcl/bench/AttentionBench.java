@@ -1,0 +1,154 @@
+package dev.flashcl.bench;
+
+import dev.flashcl.cl.ClBuffer;
+import dev.flashcl.cl.ClContext;
+import dev.flashcl.cl.DeviceMemoryException;
+import dev.flashcl.cl.KernelTimer;
+import dev.flashcl.kernels.AttentionDims;
+import dev.flashcl.kernels.FlashAttention;
+import dev.flashcl.kernels.NaiveAttention;
+import dev.flashcl.kernels.PrefillTiles;
+import dev.flashcl.kernels.Storage;
+import dev.flashcl.kernels.TensorView;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.function.Consumer;
+
+/**
+ * Times the attention kernels with OpenCL profiling events: prefill (flash, every tile the device
+ * takes, and naive) over sequence lengths, decode over cache lengths. Device time per call is the
+ * median over {@code repeat} runs after {@code warmup}; memory is the most device memory flashcl
+ * held during the variant's runs (inputs, outputs and any scratch such as the naive score matrix).
+ */
+public final class AttentionBench {
+    public record Options(int batch, int heads, int headDim, boolean causal, Storage storage,
+                          List<Integer> lengths, List<Integer> decodeLengths, int warmup, int repeat, boolean naive) {}
+
+    /** One prefill measurement; {@code note} says why there is no time (out of memory). */
+    public record PrefillRow(String kernel, int n, double ms, double tflops, long deviceBytes, String note) {}
+
+    public record DecodeRow(String kernel, int kvLen, int splitLen, double ms, double gbPerS, long bytesRead, long deviceBytes) {}
+
+    public record Report(String device, String driver, String platform, String date, Options options,
+                         List<PrefillRow> prefill, List<DecodeRow> decode) {}
+
+    private AttentionBench() {}
+
+    /** FLOPs of QK^T and PV: 4 N^2 D per head, halved under the causal mask (PyTorch's convention). */
+    public static double flops(int batch, int heads, int n, int headDim, boolean causal) {
+        return 4.0 * n * n * headDim * heads * batch * (causal ? 0.5 : 1.0);
+    }
+
+    public static Report run(ClContext ctx, Options o, Consumer<String> progress) {
+        List<PrefillRow> prefill = new ArrayList<>();
+        for (int n : o.lengths()) {
+            AttentionDims dims = new AttentionDims(o.batch(), o.heads(), n, n, o.headDim());
+            try (ClBuffer q = random(ctx, "q", dims, n, o.storage(), 1);
+                 ClBuffer k = random(ctx, "k", dims, n, o.storage(), 2);
+                 ClBuffer v = random(ctx, "v", dims, n, o.storage(), 3);
+                 ClBuffer out = ctx.allocate("o", tensorBytes(dims, n, o.storage()))) {
+                TensorView qv = TensorView.contiguous(q, o.heads(), n, o.headDim());
+                TensorView kv = TensorView.contiguous(k, o.heads(), n, o.headDim());
+                TensorView vv = TensorView.contiguous(v, o.heads(), n, o.headDim());
+                TensorView ov = TensorView.contiguous(out, o.heads(), n, o.headDim());
+                double flops = flops(o.batch(), o.heads(), n, o.headDim(), o.causal());
+                for (PrefillTiles t : PrefillTiles.candidates(ctx.device(), o.headDim())) {
+                    try (FlashAttention fa = new FlashAttention(ctx, o.storage(), o.headDim(), t, FlashAttention.DEFAULT_DECODE_WG)) {
+                        ctx.resetPeak();
+                        double ms = median(o, timer -> fa.prefill(qv, kv, vv, ov, null, dims, o.causal(), dims.defaultScale(), timer));
+                        prefill.add(report(progress, new PrefillRow("flash " + t, n, ms, flops / ms / 1e9, ctx.peakBytes(), "")));
+                    }
+                }
+                if (o.naive()) {
+                    try (NaiveAttention na = new NaiveAttention(ctx, o.storage(), o.headDim())) {
+                        ctx.resetPeak();
+                        int repeat = NaiveAttention.scoreBytes(dims) > (1L << 32) ? Math.min(o.repeat(), 3) : o.repeat();
+                        Options slow = new Options(o.batch(), o.heads(), o.headDim(), o.causal(), o.storage(), o.lengths(),
+                                o.decodeLengths(), Math.min(o.warmup(), 1), repeat, true);
+                        double ms = median(slow, timer -> na.run(qv, kv, vv, ov, null, dims, o.causal(), dims.defaultScale(), timer));
+                        prefill.add(report(progress, new PrefillRow("naive", n, ms, flops / ms / 1e9, ctx.peakBytes(), "")));
+                    } catch (DeviceMemoryException e) {
+                        prefill.add(report(progress, new PrefillRow("naive", n, Double.NaN, Double.NaN,
+                                ctx.bytesInUse() + NaiveAttention.scoreBytes(dims), "out of memory: " + e.getMessage())));
+                    }
+                }
+            }
+        }
+        List<DecodeRow> decode = new ArrayList<>();
+        for (int len : o.decodeLengths()) {
+            AttentionDims dims = new AttentionDims(o.batch(), o.heads(), 1, len, o.headDim());
+            try (ClBuffer q = random(ctx, "q", dims, 1, o.storage(), 4);
+                 ClBuffer k = random(ctx, "k cache", dims, len, o.storage(), 5);
+                 ClBuffer v = random(ctx, "v cache", dims, len, o.storage(), 6);
+                 ClBuffer out = ctx.allocate("o", tensorBytes(dims, 1, o.storage()))) {
+                TensorView qv = TensorView.contiguous(q, o.heads(), 1, o.headDim());
+                TensorView kv = TensorView.contiguous(k, o.heads(), len, o.headDim());
+                TensorView vv = TensorView.contiguous(v, o.heads(), len, o.headDim());
+                TensorView ov = TensorView.contiguous(out, o.heads(), 1, o.headDim());
+                long bytes = 2 * tensorBytes(dims, len, o.storage()) + 2 * tensorBytes(dims, 1, o.storage());
+                for (int wg : new int[] {32, 64, 128}) {
+                    FlashAttention fa;
+                    try {
+                        fa = new FlashAttention(ctx, o.storage(), o.headDim(), PrefillTiles.defaultFor(ctx.device(), o.headDim()), wg);
+                    } catch (IllegalArgumentException doesNotFit) {
+                        continue;
+                    }
+                    try (fa) {
+                        ctx.resetPeak();
+                        int split = fa.splitLength(dims);
+                        double ms = median(o, timer -> fa.decode(qv, kv, vv, ov, null, dims, dims.defaultScale(), timer));
+                        decode.add(report(progress, new DecodeRow("flash-decode wg" + wg, len, split, ms, bytes / ms / 1e6, bytes, ctx.peakBytes())));
+                    }
+                }
+            }
+        }
+        var d = ctx.device();
+        return new Report(d.name(), d.driverVersion(), d.platformName(), LocalDate.now().toString(), o, prefill, decode);
+    }
+
+    private interface Timed {
+        void run(KernelTimer timer);
+    }
+
+    private static double median(Options o, Timed call) {
+        KernelTimer timer = new KernelTimer();
+        for (int i = 0; i < o.warmup(); i++) call.run(timer);
+        double[] ms = new double[o.repeat()];
+        for (int i = 0; i < ms.length; i++) {
+            timer.reset();
+            call.run(timer);
+            ms[i] = timer.nanos() / 1e6;
+        }
+        Arrays.sort(ms);
+        return ms[ms.length / 2];
+    }
+
+    private static <T> T report(Consumer<String> progress, T row) {
+        progress.accept(row.toString());
+        return row;
+    }
+
+    static long tensorBytes(AttentionDims dims, int seq, Storage s) {
+        return (long) dims.batch() * dims.heads() * seq * dims.headDim() * s.bytes;
+    }
+
+    /** A tensor of uniform values in [-1, 1) (timing on zeros can flatter a kernel). */
+    private static ClBuffer random(ClContext ctx, String name, AttentionDims dims, int seq, Storage s, long seed) {
+        int n = Math.toIntExact(tensorBytes(dims, seq, s) / s.bytes);
+        SplittableRandom rnd = new SplittableRandom(seed);
+        ClBuffer b = ctx.allocate(name, (long) n * s.bytes);
+        if (s == Storage.F32) {
+            float[] data = new float[n];
+            for (int i = 0; i < n; i++) data[i] = (float) rnd.nextDouble(-1, 1);
+            b.write(data);
+        } else {
+            short[] data = new short[n];
+            for (int i = 0; i < n; i++) data[i] = dev.flashcl.kernels.Half.fromFloat((float) rnd.nextDouble(-1, 1));
+            b.write(data);
+        }
+        return b;
+    }
+}
