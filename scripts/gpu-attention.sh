@@ -2,8 +2,9 @@
 # One device call on the GPU machine (after ../shared/gpu/prepare, carrying .gpu): list devices,
 # run the whole test suite on the GPU (Oclgrind's check runs in CI only), then benchmark flash,
 # naive and PyTorch's flash attention on the same shapes. Results land in $OUT (or ./gpu-out).
-#   source .gpu/env.sh && bash scripts/gpu-attention.sh [--skip-tests] [bench args...]
+#   bash scripts/gpu-attention.sh [--skip-tests] [bench args...]
 set -uo pipefail
+source .gpu/env.sh
 out=${OUT:-gpu-out}; mkdir -p "$out"
 # JOCL opens libOpenCL.so; give it one where only the versioned loader (or the vendor library) exists.
 if ! ldconfig -p | grep -q 'libOpenCL\.so '; then
