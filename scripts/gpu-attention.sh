@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One device call on the GPU machine (after ../shared/gpu/prepare, carrying .gpu): list devices,
-# run the whole test suite on the GPU (Oclgrind's check runs in CI only), then benchmark flash,
-# naive and PyTorch's flash attention on the same shapes. Results land in $OUT (or ./gpu-out).
-#   bash scripts/gpu-attention.sh [--skip-tests] [bench args...]
+# benchmark flash, naive and PyTorch's flash attention on the same shapes, then run the whole test
+# suite on the GPU (Oclgrind's check runs in CI only). Results land in $OUT (or ./gpu-out).
+#   [TESTS=none] [BENCH_LIMIT=s] [TEST_LIMIT=s] bash scripts/gpu-attention.sh [bench args...]
 set -uo pipefail
 source .gpu/env.sh
 out=${OUT:-gpu-out}; mkdir -p "$out"
@@ -15,10 +15,14 @@ if ! ldconfig -p | grep -q 'libOpenCL\.so '; then
 fi
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
 gpu_java dev.flashcl.cli.Main devices 2>&1 | tee "$out/devices.txt"
-if [ "${1:-}" = "--skip-tests" ]; then shift; else
-  gpu_test --select-package dev.flashcl --exclude-classname '.*OclgrindTest' --details=summary \
-    --reports-dir "$out/junit" 2>&1 | tail -25 | tee "$out/tests.txt"
+# Bench first (the figures), under time limits so that one slow step cannot eat the call.
+timeout "${BENCH_LIMIT:-300}" bash -c 'source .gpu/env.sh; GPU_JAVA_OPTS=-Xmx24g gpu_java dev.flashcl.cli.Main bench attention "$@"' \
+  bench --json "$out/attention.json" "$@" 2>"$out/bench.log" | tee "$out/attention.md"
+tail -5 "$out/bench.log"
+timeout 120 python3 scripts/torch_attention.py --json "$out/torch_attention.json" 2>&1 | tee "$out/torch.txt"
+if [ "${TESTS:-all}" != none ]; then
+  # --details=tree streams each test as it ends, so a run cut short still shows how far it got.
+  timeout "${TEST_LIMIT:-240}" bash -c "source .gpu/env.sh; gpu_test --select-package dev.flashcl --exclude-classname '.*OclgrindTest' \
+    --details=tree --reports-dir '$out/junit'" > "$out/tests.log" 2>&1
+  echo "tests exit $?"; grep -E "tests (successful|failed|found)|containers failed" "$out/tests.log"
 fi
-GPU_JAVA_OPTS="-Xmx24g" gpu_java dev.flashcl.cli.Main bench attention --json "$out/attention.json" "$@" 2>"$out/bench.log" | tee "$out/attention.md"
-tail -3 "$out/bench.log"
-python3 scripts/torch_attention.py --json "$out/torch_attention.json" 2>&1 | tee "$out/torch.txt"

@@ -28,9 +28,20 @@ public final class AttentionBench {
                           List<Integer> lengths, List<Integer> decodeLengths, int warmup, int repeat, boolean naive) {}
 
     /** One prefill measurement; {@code note} says why there is no time (out of memory). */
-    public record PrefillRow(String kernel, int n, double ms, double tflops, long deviceBytes, String note) {}
+    public record PrefillRow(String kernel, int n, double ms, double tflops, long deviceBytes, String note) {
+        @Override
+        public String toString() {
+            return String.format(java.util.Locale.ROOT, "prefill N=%d %s: %.3f ms, %.1f TFLOP/s, %s %s", n, kernel, ms, tflops,
+                    dev.flashcl.cl.Bytes.format(deviceBytes), note);
+        }
+    }
 
-    public record DecodeRow(String kernel, int kvLen, int splitLen, double ms, double gbPerS, long bytesRead, long deviceBytes) {}
+    public record DecodeRow(String kernel, int kvLen, int splitLen, double ms, double gbPerS, long bytesRead, long deviceBytes) {
+        @Override
+        public String toString() {
+            return String.format(java.util.Locale.ROOT, "decode L=%d %s split %d: %.4f ms, %.0f GB/s", kvLen, kernel, splitLen, ms, gbPerS);
+        }
+    }
 
     public record Report(String device, String driver, String platform, String date, Options options,
                          List<PrefillRow> prefill, List<DecodeRow> decode) {}
@@ -56,7 +67,9 @@ public final class AttentionBench {
                 TensorView ov = TensorView.contiguous(out, o.heads(), n, o.headDim());
                 double flops = flops(o.batch(), o.heads(), n, o.headDim(), o.causal());
                 for (PrefillTiles t : PrefillTiles.candidates(ctx.device(), o.headDim())) {
+                    long t0 = System.nanoTime();
                     try (FlashAttention fa = new FlashAttention(ctx, o.storage(), o.headDim(), t, FlashAttention.DEFAULT_DECODE_WG)) {
+                        if (n == o.lengths().get(0)) progress.accept(String.format("built flash %s in %d ms", t, (System.nanoTime() - t0) / 1_000_000));
                         ctx.resetPeak();
                         double ms = median(o, timer -> fa.prefill(qv, kv, vv, ov, null, dims, o.causal(), dims.defaultScale(), timer));
                         prefill.add(report(progress, new PrefillRow("flash " + t, n, ms, flops / ms / 1e9, ctx.peakBytes(), "")));

@@ -145,7 +145,9 @@ public final class ClContext implements AutoCloseable {
             throw new ClException("kernel program " + name + " failed to build on " + device.name()
                     + " with options [" + options + "]: " + ClException.name(rc) + "\n--- build log ---\n" + buildLog, rc);
         }
-        log.debug("built {} [{}] in {} ms", name, options, (System.nanoTime() - t0) / 1_000_000);
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        if (ms > 2000) log.info("built {} [{}] in {} ms", name, options, ms);
+        else log.debug("built {} [{}] in {} ms", name, options, ms);
         return new ClProgram(p, name, options);
     }
 
