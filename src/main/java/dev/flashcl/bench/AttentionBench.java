@@ -103,13 +103,8 @@ public final class AttentionBench {
                 TensorView ov = TensorView.contiguous(out, o.heads(), 1, o.headDim());
                 long bytes = 2 * tensorBytes(dims, len, o.storage()) + 2 * tensorBytes(dims, 1, o.storage());
                 for (int wg : new int[] {32, 64, 128}) {
-                    FlashAttention fa;
-                    try {
-                        fa = new FlashAttention(ctx, o.storage(), o.headDim(), PrefillTiles.defaultFor(ctx.device(), o.headDim()), wg);
-                    } catch (IllegalArgumentException doesNotFit) {
-                        continue;
-                    }
-                    try (fa) {
+                    if (!FlashAttention.decodeFits(ctx.device(), o.headDim(), wg)) continue;
+                    try (FlashAttention fa = new FlashAttention(ctx, o.storage(), o.headDim(), PrefillTiles.defaultFor(ctx.device(), o.headDim()), wg)) {
                         ctx.resetPeak();
                         int split = fa.splitLength(dims);
                         double ms = median(o, timer -> fa.decode(qv, kv, vv, ov, null, dims, dims.defaultScale(), timer));

@@ -124,12 +124,22 @@ public final class ClContext implements AutoCloseable {
 
     /**
      * The program built from {@code kernels/<file>} with {@code -D} defines, built once per
-     * (source, sorted defines) in this context. A build failure throws with the build log.
+     * (source, sorted defines) in this context, and its binary kept in the {@link KernelCache} so
+     * that the next process on this device and driver skips the compiler. A build failure throws
+     * with the build log.
      */
     public ClProgram program(String file, Map<String, ?> defines) {
         ensureOpen();
         String options = options(defines);
-        return programs.computeIfAbsent(file + "|" + options, key -> build(file, loadSource(file), options));
+        return programs.computeIfAbsent(file + "|" + options, key -> {
+            String source = loadSource(file);
+            KernelCache cache = KernelCache.forDevice(device, source, options);
+            cl_program cached = cache.load(context, device.device(), options);
+            if (cached != null) return new ClProgram(cached, file, options);
+            ClProgram built = build(file, source, options);
+            cache.store(built.handle(), device.device());
+            return built;
+        });
     }
 
     /** Builds from source text (tests and probes); not cached. */

@@ -21,6 +21,10 @@ public final class ClProgram implements AutoCloseable {
         this.options = options;
     }
 
+    cl_program handle() {
+        return program;
+    }
+
     public ClKernel kernel(String kernelName) {
         int[] err = new int[1];
         cl_kernel k = clCreateKernel(program, kernelName, err);

@@ -47,26 +47,35 @@ public final class FlashAttention implements AutoCloseable {
                     + ": needs " + tiles.localBytes(headDim) + " bytes of local memory (has " + dev.localMemBytes()
                     + ") and work-groups of " + tiles.blockM() + " (max " + dev.maxWorkGroupSize() + ")");
         }
-        long decodeLocal = decodeLocalBytes(headDim, decodeWg);
-        if (decodeWg > dev.maxWorkGroupSize() || decodeLocal > dev.localMemBytes() || headDim > dev.maxWorkGroupSize()) {
+        if (!decodeFits(dev, headDim, decodeWg)) {
             throw new IllegalArgumentException("decode work-group of " + decodeWg + " does not fit " + dev.name() + " at head_dim " + headDim
-                    + ": needs " + decodeLocal + " bytes of local memory (has " + dev.localMemBytes() + ")");
+                    + ": needs " + decodeLocalBytes(headDim, decodeWg) + " bytes of local memory (has " + dev.localMemBytes()
+                    + ") and work-groups of " + Math.max(decodeWg, headDim) + " (max " + dev.maxWorkGroupSize() + ")");
         }
         this.ctx = ctx;
         this.storage = storage;
         this.headDim = headDim;
         this.tiles = tiles;
         this.decodeWg = decodeWg;
-        ClProgram program = ctx.program("flash_attn.cl", Map.of(
-                "HEAD_DIM", headDim, "BLOCK_M", tiles.blockM(), "BLOCK_N", tiles.blockN(),
-                "DECODE_WG", decodeWg, "STORAGE_F16", storage.define()));
-        prefill = program.kernel("flash_attn_prefill_" + storage.suffix);
-        decode = program.kernel("flash_attn_decode_" + storage.suffix);
-        combine = program.kernel("flash_attn_decode_combine_" + storage.suffix);
+        // Two programs, so that a decode variant does not rebuild the prefill kernel and vice versa.
+        ClProgram prefillProgram = ctx.program("flash_attn.cl", Map.of(
+                "HEAD_DIM", headDim, "BLOCK_M", tiles.blockM(), "BLOCK_N", tiles.blockN(), "STORAGE_F16", storage.define(), "WITH_DECODE", 0));
+        ClProgram decodeProgram = ctx.program("flash_attn.cl", Map.of(
+                "HEAD_DIM", headDim, "DECODE_WG", decodeWg, "STORAGE_F16", storage.define(), "WITH_PREFILL", 0));
+        prefill = prefillProgram.kernel("flash_attn_prefill_" + storage.suffix);
+        decode = decodeProgram.kernel("flash_attn_decode_" + storage.suffix);
+        combine = decodeProgram.kernel("flash_attn_decode_combine_" + storage.suffix);
     }
 
+    /** Local memory of the decode kernel: q, a tile of DECODE_WG padded rows, the per-work-item max and sum. */
     static long decodeLocalBytes(int headDim, int wg) {
-        return 4L * (headDim + 2L * wg + (long) wg * (headDim + 1));
+        return 16L * (headDim / 4) + 16L * wg * (headDim / 4 + 1) + 8L * wg;
+    }
+
+    /** Whether a decode work-group of {@code wg} fits the device at this head_dim. */
+    public static boolean decodeFits(DeviceInfo device, int headDim, int wg) {
+        return wg <= device.maxWorkGroupSize() && headDim <= device.maxWorkGroupSize()
+                && decodeLocalBytes(headDim, wg) <= device.localMemBytes();
     }
 
     public Storage storage() {
