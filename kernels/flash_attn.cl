@@ -26,6 +26,14 @@
 #ifndef STORAGE_F16
 #define STORAGE_F16 1        // 1: fp16 storage, 0: fp32 storage
 #endif
+#ifndef UNROLL_HINTS
+#define UNROLL_HINTS 1       // 1: ask for the loops over head_dim and tile keys to be unrolled
+#endif
+#if UNROLL_HINTS
+#define UNROLL _Pragma("unroll")
+#else
+#define UNROLL
+#endif
 #ifndef WITH_PREFILL
 #define WITH_PREFILL 1       // the host builds prefill and decode as separate programs
 #endif
@@ -90,13 +98,13 @@ void KERNEL(flash_attn_prefill)(
     float4 acc[D4];
     if (row < q_len) {
         __global const STORE_T* q_ptr = q + row_offset(q_layout, batch, head, row);
-        #pragma unroll
+        UNROLL
         for (int d4 = 0; d4 < D4; d4++) q_row[d4] = LOAD4(q_ptr, 4 * d4);
     } else {
-        #pragma unroll
+        UNROLL
         for (int d4 = 0; d4 < D4; d4++) q_row[d4] = (float4)(0.0f);
     }
-    #pragma unroll
+    UNROLL
     for (int d4 = 0; d4 < D4; d4++) acc[d4] = (float4)(0.0f);
     float m_i = -INFINITY;
     float l_i = 0.0f;
@@ -132,12 +140,12 @@ void KERNEL(flash_attn_prefill)(
 
         // s = q . k^T for BLOCK_N keys, then into log2 units.
         float4 s[BLOCK_N / 4];
-        #pragma unroll
+        UNROLL
         for (int j4 = 0; j4 < BLOCK_N / 4; j4++) s[j4] = (float4)(0.0f);
-        #pragma unroll
+        UNROLL
         for (int d4 = 0; d4 < D4; d4++) {
             const float4 qd = q_row[d4];
-            #pragma unroll
+            UNROLL
             for (int j4 = 0; j4 < BLOCK_N / 4; j4++) {
                 s[j4] = mad((float4)(qd.x), vload4(j4, k_tile[4 * d4 + 0]), s[j4]);
                 s[j4] = mad((float4)(qd.y), vload4(j4, k_tile[4 * d4 + 1]), s[j4]);
@@ -145,14 +153,14 @@ void KERNEL(flash_attn_prefill)(
                 s[j4] = mad((float4)(qd.w), vload4(j4, k_tile[4 * d4 + 3]), s[j4]);
             }
         }
-        #pragma unroll
+        UNROLL
         for (int j4 = 0; j4 < BLOCK_N / 4; j4++) s[j4] *= scale_log2;
         // Mask only the ragged tail and tiles that cross this block's diagonal.
         const bool ragged = start + BLOCK_N > kv_len;
         const bool diagonal = causal && start + BLOCK_N - 1 > first_row + shift;
         if (ragged || diagonal) {
             const int limit = causal ? min(kv_len, row + shift + 1) : kv_len;   // keys < limit are seen
-            #pragma unroll
+            UNROLL
             for (int j4 = 0; j4 < BLOCK_N / 4; j4++) {
                 const int key = start + 4 * j4;
                 if (key + 0 >= limit) s[j4].x = -INFINITY;
@@ -164,18 +172,18 @@ void KERNEL(flash_attn_prefill)(
 
         // Online softmax: rescale what was accumulated by exp2(m_old - m_new).
         float m_new = m_i;
-        #pragma unroll
+        UNROLL
         for (int j4 = 0; j4 < BLOCK_N / 4; j4++) m_new = fmax(m_new, fmax(fmax(s[j4].x, s[j4].y), fmax(s[j4].z, s[j4].w)));
         if (m_new != -INFINITY) {   // a row that has seen no key yet keeps m_i = -inf, l_i = 0
             const float alpha = exp2(m_i - m_new);
             l_i *= alpha;
-            #pragma unroll
+            UNROLL
             for (int d4 = 0; d4 < D4; d4++) acc[d4] *= alpha;
-            #pragma unroll
+            UNROLL
             for (int j4 = 0; j4 < BLOCK_N / 4; j4++) {
                 const float4 p = exp2(s[j4] - m_new);
                 l_i += p.x + p.y + p.z + p.w;
-                #pragma unroll
+                UNROLL
                 for (int d4 = 0; d4 < D4; d4++) {
                     float4 a = acc[d4];
                     a = mad((float4)(p.x), vload4(d4, v_tile[4 * j4 + 0]), a);
@@ -192,7 +200,7 @@ void KERNEL(flash_attn_prefill)(
     if (row < q_len) {
         const float inv_l = l_i > 0.0f ? 1.0f / l_i : 0.0f;
         __global STORE_T* o_ptr = o + row_offset(o_layout, batch, head, row);
-        #pragma unroll
+        UNROLL
         for (int d4 = 0; d4 < D4; d4++) {
             const float4 out = acc[d4] * inv_l;
             STORE1(out.x, o_ptr, 4 * d4 + 0);
@@ -240,7 +248,7 @@ void KERNEL(flash_attn_decode)(
     for (int d4 = tid; d4 < D4; d4 += DECODE_WG) q_local[d4] = LOAD4(q_ptr, 4 * d4);
 
     float4 acc[D4];
-#pragma unroll
+UNROLL
     for (int d4 = 0; d4 < D4; d4++) acc[d4] = (float4)(0.0f);
     float m_i = -INFINITY;
     float l_i = 0.0f;
@@ -258,7 +266,7 @@ void KERNEL(flash_attn_decode)(
         barrier(CLK_LOCAL_MEM_FENCE);
         const bool valid = first + tid < end;
         float4 dot = (float4)(0.0f);
-#pragma unroll
+UNROLL
         for (int d4 = 0; d4 < D4; d4++) dot = mad(q_local[d4], tile[tid * ROW4 + d4], dot);
         const float s = (dot.x + dot.y + dot.z + dot.w) * scale_log2;
         barrier(CLK_LOCAL_MEM_FENCE);   // scores are taken; V may overwrite K
@@ -272,7 +280,7 @@ void KERNEL(flash_attn_decode)(
             const float alpha = exp2(m_i - m_new);
             const float p = exp2(s - m_new);
             l_i = l_i * alpha + p;
-#pragma unroll
+UNROLL
             for (int d4 = 0; d4 < D4; d4++) acc[d4] = mad((float4)(p), tile[tid * ROW4 + d4], acc[d4] * alpha);
             m_i = m_new;
         }
@@ -286,7 +294,7 @@ void KERNEL(flash_attn_decode)(
     for (int t = 0; t < DECODE_WG; t++) m_group = fmax(m_group, m_all[t]);
     const float w = m_i == -INFINITY ? 0.0f : exp2(m_i - m_group);
     l_all[tid] = l_i * w;
-#pragma unroll
+UNROLL
     for (int d4 = 0; d4 < D4; d4++) {
         acc_all[tid * (HEAD_DIM + 1) + 4 * d4 + 0] = acc[d4].x * w;
         acc_all[tid * (HEAD_DIM + 1) + 4 * d4 + 1] = acc[d4].y * w;

@@ -35,6 +35,13 @@ public final class FlashAttention implements AutoCloseable {
     /** Work-items per decode split, unless chosen: 64 (two warps, 21 KB of local memory at head_dim 80). */
     public static final int DEFAULT_DECODE_WG = 64;
 
+    /**
+     * {@code #pragma unroll} on the loops over head_dim and tile keys (1, the default) or not (0,
+     * {@code -Dflashcl.unrollHints=0}): full unrolling keeps q, acc and the scores in registers but
+     * makes NVIDIA's compiler take tens of seconds per variant; the benchmark measures both.
+     */
+    static final int UNROLL_HINTS = Integer.getInteger("flashcl.unrollHints", 1);
+
     public FlashAttention(ClContext ctx, Storage storage, int headDim) {
         this(ctx, storage, headDim, PrefillTiles.defaultFor(ctx.device(), headDim), DEFAULT_DECODE_WG);
     }
@@ -58,10 +65,10 @@ public final class FlashAttention implements AutoCloseable {
         this.tiles = tiles;
         this.decodeWg = decodeWg;
         // Two programs, so that a decode variant does not rebuild the prefill kernel and vice versa.
-        ClProgram prefillProgram = ctx.program("flash_attn.cl", Map.of(
-                "HEAD_DIM", headDim, "BLOCK_M", tiles.blockM(), "BLOCK_N", tiles.blockN(), "STORAGE_F16", storage.define(), "WITH_DECODE", 0));
-        ClProgram decodeProgram = ctx.program("flash_attn.cl", Map.of(
-                "HEAD_DIM", headDim, "DECODE_WG", decodeWg, "STORAGE_F16", storage.define(), "WITH_PREFILL", 0));
+        ClProgram prefillProgram = ctx.program("flash_attn.cl", Map.of("HEAD_DIM", headDim, "BLOCK_M", tiles.blockM(),
+                "BLOCK_N", tiles.blockN(), "STORAGE_F16", storage.define(), "WITH_DECODE", 0, "UNROLL_HINTS", UNROLL_HINTS));
+        ClProgram decodeProgram = ctx.program("flash_attn.cl", Map.of("HEAD_DIM", headDim, "DECODE_WG", decodeWg,
+                "STORAGE_F16", storage.define(), "WITH_PREFILL", 0, "UNROLL_HINTS", UNROLL_HINTS));
         prefill = prefillProgram.kernel("flash_attn_prefill_" + storage.suffix);
         decode = decodeProgram.kernel("flash_attn_decode_" + storage.suffix);
         combine = decodeProgram.kernel("flash_attn_decode_combine_" + storage.suffix);
