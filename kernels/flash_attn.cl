@@ -217,13 +217,10 @@ void KERNEL(flash_attn_prefill)(
 #if WITH_DECODE
 // Decode, step 1 of 2. One query row per (batch, head) against kv_len keys, split in chunks of
 // split_len keys. NDRange: (num_splits * DECODE_WG, heads, batch), work-group (DECODE_WG, 1, 1).
-// Keys pass through local memory DECODE_WG at a time, loaded by consecutive work-items reading
-// consecutive elements (coalesced); work-item t then scores key t of the tile and runs its own
-// online softmax. The work-group merges its work-items' states and writes the chunk's normalized
-// output and its (max, sum) pair in log2 units. The pair, not m + log2(l), travels to the
-// combine: with scores in the thousands an fp32 log-sum-exp would round away the small
-// differences between chunks.
-#define ROW4 (D4 + 1)   // float4s per staged row: the pad keeps row-wise float4 reads free of bank conflicts
+// Each work-item runs its own online softmax over every DECODE_WG-th key of the chunk; the
+// work-group then merges its work-items' states and writes the chunk's normalized output and its
+// (max, sum) pair in log2 units. The pair, not m + log2(l), travels to the combine: with scores in
+// the thousands an fp32 log-sum-exp would round away the small differences between chunks.
 __kernel __attribute__((reqd_work_group_size(DECODE_WG, 1, 1)))
 void KERNEL(flash_attn_decode)(
         __global const STORE_T* q, int4 q_layout,   // [batch, heads, 1, HEAD_DIM]
@@ -233,9 +230,9 @@ void KERNEL(flash_attn_decode)(
         __global float2* part_ml,                   // [batch, heads, num_splits]: (max, sum), log2 units
         int heads, int kv_len, int split_len, float scale) {
     __local float4 q_local[D4];
-    __local float4 tile[DECODE_WG * ROW4];   // K rows, then V rows, of DECODE_WG keys; at the end the merge
     __local float m_all[DECODE_WG];
     __local float l_all[DECODE_WG];
+    __local float acc_all[DECODE_WG][HEAD_DIM + 1];   // +1: work-items write rows without bank conflicts
 
     const int tid = get_local_id(0);
     const int split = get_group_id(0);
@@ -246,60 +243,44 @@ void KERNEL(flash_attn_decode)(
 
     __global const STORE_T* q_ptr = q + row_offset(q_layout, batch, head, 0);
     for (int d4 = tid; d4 < D4; d4 += DECODE_WG) q_local[d4] = LOAD4(q_ptr, 4 * d4);
+    barrier(CLK_LOCAL_MEM_FENCE);
 
     float4 acc[D4];
-UNROLL
+    UNROLL
     for (int d4 = 0; d4 < D4; d4++) acc[d4] = (float4)(0.0f);
     float m_i = -INFINITY;
     float l_i = 0.0f;
     const int start = split * split_len;
     const int end = min(kv_len, start + split_len);
-    const size_t k_base = row_offset(k_layout, batch, head, 0);
-    const size_t v_base = row_offset(v_layout, batch, head, 0);
-
-    for (int first = start; first < end; first += DECODE_WG) {
-        barrier(CLK_LOCAL_MEM_FENCE);   // q_local is loaded; the previous tile is consumed
-        for (int idx = tid; idx < DECODE_WG * D4; idx += DECODE_WG) {
-            const int key = first + idx / D4;
-            tile[(idx / D4) * ROW4 + idx % D4] = key < end ? LOAD4(k, k_base + (size_t)key * k_layout.w + 4 * (idx % D4)) : (float4)(0.0f);
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        const bool valid = first + tid < end;
+    for (int key = start + tid; key < end; key += DECODE_WG) {
+        __global const STORE_T* k_ptr = k + row_offset(k_layout, batch, head, key);
+        __global const STORE_T* v_ptr = v + row_offset(v_layout, batch, head, key);
         float4 dot = (float4)(0.0f);
-UNROLL
-        for (int d4 = 0; d4 < D4; d4++) dot = mad(q_local[d4], tile[tid * ROW4 + d4], dot);
+        UNROLL
+        for (int d4 = 0; d4 < D4; d4++) dot = mad(q_local[d4], LOAD4(k_ptr, 4 * d4), dot);
         const float s = (dot.x + dot.y + dot.z + dot.w) * scale_log2;
-        barrier(CLK_LOCAL_MEM_FENCE);   // scores are taken; V may overwrite K
-        for (int idx = tid; idx < DECODE_WG * D4; idx += DECODE_WG) {
-            const int key = first + idx / D4;
-            tile[(idx / D4) * ROW4 + idx % D4] = key < end ? LOAD4(v, v_base + (size_t)key * v_layout.w + 4 * (idx % D4)) : (float4)(0.0f);
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (valid) {
-            const float m_new = fmax(m_i, s);
-            const float alpha = exp2(m_i - m_new);
-            const float p = exp2(s - m_new);
-            l_i = l_i * alpha + p;
-UNROLL
-            for (int d4 = 0; d4 < D4; d4++) acc[d4] = mad((float4)(p), tile[tid * ROW4 + d4], acc[d4] * alpha);
-            m_i = m_new;
-        }
+        const float m_new = fmax(m_i, s);
+        const float alpha = exp2(m_i - m_new);
+        const float p = exp2(s - m_new);
+        l_i = l_i * alpha + p;
+        UNROLL
+        for (int d4 = 0; d4 < D4; d4++) acc[d4] = mad((float4)(p), LOAD4(v_ptr, 4 * d4), acc[d4] * alpha);
+        m_i = m_new;
     }
 
     // Merge the work-items: rescale each to the group's max, then sum.
-    __local float* acc_all = (__local float*)tile;   // [DECODE_WG][HEAD_DIM + 1], fits in the tile
     m_all[tid] = m_i;
-    barrier(CLK_LOCAL_MEM_FENCE);   // also: every work-item is done with the last V tile
+    barrier(CLK_LOCAL_MEM_FENCE);
     float m_group = -INFINITY;
     for (int t = 0; t < DECODE_WG; t++) m_group = fmax(m_group, m_all[t]);
     const float w = m_i == -INFINITY ? 0.0f : exp2(m_i - m_group);
     l_all[tid] = l_i * w;
-UNROLL
+    UNROLL
     for (int d4 = 0; d4 < D4; d4++) {
-        acc_all[tid * (HEAD_DIM + 1) + 4 * d4 + 0] = acc[d4].x * w;
-        acc_all[tid * (HEAD_DIM + 1) + 4 * d4 + 1] = acc[d4].y * w;
-        acc_all[tid * (HEAD_DIM + 1) + 4 * d4 + 2] = acc[d4].z * w;
-        acc_all[tid * (HEAD_DIM + 1) + 4 * d4 + 3] = acc[d4].w * w;
+        acc_all[tid][4 * d4 + 0] = acc[d4].x * w;
+        acc_all[tid][4 * d4 + 1] = acc[d4].y * w;
+        acc_all[tid][4 * d4 + 2] = acc[d4].z * w;
+        acc_all[tid][4 * d4 + 3] = acc[d4].w * w;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     float l_group = 0.0f;
@@ -307,7 +288,7 @@ UNROLL
     const size_t part = ((size_t)batch * heads + head) * num_splits + split;
     for (int d = tid; d < HEAD_DIM; d += DECODE_WG) {
         float sum = 0.0f;
-        for (int t = 0; t < DECODE_WG; t++) sum += acc_all[t * (HEAD_DIM + 1) + d];
+        for (int t = 0; t < DECODE_WG; t++) sum += acc_all[t][d];
         part_o[part * HEAD_DIM + d] = l_group > 0.0f ? sum / l_group : 0.0f;
     }
     if (tid == 0) part_ml[part] = (float2)(m_group, l_group);

@@ -68,7 +68,7 @@ public final class AttentionBench {
                 double flops = flops(o.batch(), o.heads(), n, o.headDim(), o.causal());
                 for (PrefillTiles t : PrefillTiles.candidates(ctx.device(), o.headDim())) {
                     long t0 = System.nanoTime();
-                    try (FlashAttention fa = new FlashAttention(ctx, o.storage(), o.headDim(), t, FlashAttention.DEFAULT_DECODE_WG)) {
+                    try (FlashAttention fa = new FlashAttention(ctx, o.storage(), o.headDim(), t, FlashAttention.DEFAULT_DECODE_WG).build(true, false)) {
                         if (n == o.lengths().get(0)) progress.accept(String.format("built flash %s in %d ms", t, (System.nanoTime() - t0) / 1_000_000));
                         ctx.resetPeak();
                         double ms = median(o, timer -> fa.prefill(qv, kv, vv, ov, null, dims, o.causal(), dims.defaultScale(), timer));
@@ -104,7 +104,8 @@ public final class AttentionBench {
                 long bytes = 2 * tensorBytes(dims, len, o.storage()) + 2 * tensorBytes(dims, 1, o.storage());
                 for (int wg : new int[] {32, 64, 128}) {
                     if (!FlashAttention.decodeFits(ctx.device(), o.headDim(), wg)) continue;
-                    try (FlashAttention fa = new FlashAttention(ctx, o.storage(), o.headDim(), PrefillTiles.defaultFor(ctx.device(), o.headDim()), wg)) {
+                    try (FlashAttention fa = new FlashAttention(ctx, o.storage(), o.headDim(), PrefillTiles.defaultFor(ctx.device(), o.headDim()), wg)
+                            .build(false, true)) {
                         ctx.resetPeak();
                         int split = fa.splitLength(dims);
                         double ms = median(o, timer -> fa.decode(qv, kv, vv, ov, null, dims, dims.defaultScale(), timer));

@@ -9,25 +9,23 @@ import dev.flashcl.kernels.Storage;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicInteger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * Compiles every attention kernel variant for a device into the kernel cache, several at once:
- * NVIDIA's compiler takes tens of seconds per variant, the cache makes later runs start at once.
+ * Compiles every attention kernel variant for a device into the kernel cache: NVIDIA's compiler
+ * takes up to 45 s per prefill variant, the cache makes later runs start at once. One process
+ * builds one variant at a time (NVIDIA's driver crashed, SIGSEGV, when one process built several
+ * at once); for speed, run shards in separate processes: {@code --shard 0/8} ... {@code --shard 7/8}.
  */
 @Command(name = "build-kernels", mixinStandardHelpOptions = true,
-        description = "Compile every kernel variant for the device into the kernel cache (~/.cache/flashcl/kernels), in parallel.")
+        description = "Compile every kernel variant for the device into the kernel cache (~/.cache/flashcl/kernels).")
 final class BuildKernelsCommand implements Callable<Integer> {
     @Option(names = "--device", description = "Device: index, gpu/cpu/accelerator, or a name substring.")
     String device;
     @Option(names = "--head-dims", split = ",", defaultValue = "64,80,96,128") List<Integer> headDims;
-    @Option(names = "--threads", defaultValue = "0", description = "Compiler threads (default: one per processor).")
-    int threads;
+    @Option(names = "--shard", defaultValue = "0/1", description = "I/N: build every N-th variant from the I-th (default: all).")
+    String shard;
 
     @Override
     public Integer call() throws Exception {
@@ -38,14 +36,14 @@ final class BuildKernelsCommand implements Callable<Integer> {
                 for (Storage s : Storage.values()) {
                     for (PrefillTiles t : PrefillTiles.candidates(ctx.device(), hd)) {
                         jobs.add(() -> {
-                            new FlashAttention(ctx, s, hd, t, FlashAttention.DEFAULT_DECODE_WG).close();
+                            new FlashAttention(ctx, s, hd, t, FlashAttention.DEFAULT_DECODE_WG).build(true, false).close();
                             return "flash prefill " + s.suffix + " head_dim " + hd + " tiles " + t;
                         });
                     }
                     for (int wg : new int[] {32, 64, 128}) {
                         if (!FlashAttention.decodeFits(ctx.device(), hd, wg)) continue;
                         jobs.add(() -> {
-                            new FlashAttention(ctx, s, hd, PrefillTiles.defaultFor(ctx.device(), hd), wg).close();
+                            new FlashAttention(ctx, s, hd, PrefillTiles.defaultFor(ctx.device(), hd), wg).build(false, true).close();
                             return "flash decode " + s.suffix + " head_dim " + hd + " work-group " + wg;
                         });
                     }
@@ -55,25 +53,19 @@ final class BuildKernelsCommand implements Callable<Integer> {
                     });
                 }
             }
-            int n = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
-            ExecutorService pool = Executors.newFixedThreadPool(n);
-            AtomicInteger done = new AtomicInteger();
+            String[] parts = shard.split("/");
+            int index = Integer.parseInt(parts[0].trim());
+            int count = Integer.parseInt(parts[1].trim());
+            if (count < 1 || index < 0 || index >= count) throw new IllegalArgumentException("--shard must be I/N with 0 <= I < N, got " + shard);
             long t0 = System.nanoTime();
-            try {
-                List<Future<String>> results = new ArrayList<>();
-                for (Callable<String> job : jobs) {
-                    results.add(pool.submit(() -> {
-                        String what = job.call();
-                        System.err.printf("[%d/%d] %s (%.0f s)%n", done.incrementAndGet(), jobs.size(), what, (System.nanoTime() - t0) / 1e9);
-                        return what;
-                    }));
-                }
-                for (Future<String> f : results) f.get();
-            } finally {
-                pool.shutdown();
+            int built = 0;
+            for (int i = index; i < jobs.size(); i += count) {
+                String what = jobs.get(i).call();
+                built++;
+                System.err.printf("[%d/%d] %s (%.0f s)%n", i + 1, jobs.size(), what, (System.nanoTime() - t0) / 1e9);
             }
-            System.out.printf("built %d kernel variants for %s in %.0f s with %d threads%n", jobs.size(), ctx.device().name(),
-                    (System.nanoTime() - t0) / 1e9, n);
+            System.out.printf("built %d of %d kernel variants for %s in %.0f s%n", built, jobs.size(), ctx.device().name(),
+                    (System.nanoTime() - t0) / 1e9);
         }
         return 0;
     }

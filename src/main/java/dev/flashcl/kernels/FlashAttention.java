@@ -26,9 +26,9 @@ public final class FlashAttention implements AutoCloseable {
     private final int headDim;
     private final PrefillTiles tiles;
     private final int decodeWg;
-    private final ClKernel prefill;
-    private final ClKernel decode;
-    private final ClKernel combine;
+    private ClKernel prefill;   // built on first use, so that decode-only users never compile prefill
+    private ClKernel decode;
+    private ClKernel combine;
     private ClBuffer partO;     // [batch, heads, splits, head_dim] fp32, grown on demand
     private ClBuffer partMl;    // [batch, heads, splits] float2: running max and sum, log2 units
 
@@ -64,19 +64,30 @@ public final class FlashAttention implements AutoCloseable {
         this.headDim = headDim;
         this.tiles = tiles;
         this.decodeWg = decodeWg;
-        // Two programs, so that a decode variant does not rebuild the prefill kernel and vice versa.
-        ClProgram prefillProgram = ctx.program("flash_attn.cl", Map.of("HEAD_DIM", headDim, "BLOCK_M", tiles.blockM(),
-                "BLOCK_N", tiles.blockN(), "STORAGE_F16", storage.define(), "WITH_DECODE", 0, "UNROLL_HINTS", UNROLL_HINTS));
-        ClProgram decodeProgram = ctx.program("flash_attn.cl", Map.of("HEAD_DIM", headDim, "DECODE_WG", decodeWg,
-                "STORAGE_F16", storage.define(), "WITH_PREFILL", 0, "UNROLL_HINTS", UNROLL_HINTS));
-        prefill = prefillProgram.kernel("flash_attn_prefill_" + storage.suffix);
-        decode = decodeProgram.kernel("flash_attn_decode_" + storage.suffix);
-        combine = decodeProgram.kernel("flash_attn_decode_combine_" + storage.suffix);
     }
 
-    /** Local memory of the decode kernel: q, a tile of DECODE_WG padded rows, the per-work-item max and sum. */
+    /**
+     * Builds (or takes from the kernel cache) the prefill and/or decode programs now rather than
+     * at first use. Two programs, so that a decode variant never rebuilds the prefill kernel.
+     */
+    public synchronized FlashAttention build(boolean withPrefill, boolean withDecode) {
+        if (withPrefill && prefill == null) {
+            prefill = ctx.program("flash_attn.cl", Map.of("HEAD_DIM", headDim, "BLOCK_M", tiles.blockM(),
+                    "BLOCK_N", tiles.blockN(), "STORAGE_F16", storage.define(), "WITH_DECODE", 0, "UNROLL_HINTS", UNROLL_HINTS))
+                    .kernel("flash_attn_prefill_" + storage.suffix);
+        }
+        if (withDecode && decode == null) {
+            ClProgram program = ctx.program("flash_attn.cl", Map.of("HEAD_DIM", headDim, "DECODE_WG", decodeWg,
+                    "STORAGE_F16", storage.define(), "WITH_PREFILL", 0, "UNROLL_HINTS", UNROLL_HINTS));
+            decode = program.kernel("flash_attn_decode_" + storage.suffix);
+            combine = program.kernel("flash_attn_decode_combine_" + storage.suffix);
+        }
+        return this;
+    }
+
+    /** Local memory of the decode kernel: q, the per-work-item max and sum, and their accumulators for the merge. */
     static long decodeLocalBytes(int headDim, int wg) {
-        return 16L * (headDim / 4) + 16L * wg * (headDim / 4 + 1) + 8L * wg;
+        return 4L * (headDim + 2L * wg + (long) wg * (headDim + 1));
     }
 
     /** Whether a decode work-group of {@code wg} fits the device at this head_dim. */
@@ -104,6 +115,7 @@ public final class FlashAttention implements AutoCloseable {
         checkViews(q, k, v, o, dims, dims.qLen());
         checkLse(lse, (long) dims.batch() * dims.heads() * dims.qLen());
         int blocks = (dims.qLen() + tiles.blockM() - 1) / tiles.blockM();
+        build(true, false);
         bindQkv(prefill, q, k, v);
         prefill.arg(6, o.buffer()).arg4(7, o.offset(), o.batchStride(), o.headStride(), o.rowStride());
         if (lse == null) prefill.argNull(8); else prefill.arg(8, lse);
@@ -131,6 +143,7 @@ public final class FlashAttention implements AutoCloseable {
         checkLse(lse, (long) dims.batch() * dims.heads());
         int splits = (dims.kvLen() + splitLen - 1) / splitLen;
         ensurePartials((long) dims.batch() * dims.heads() * splits);
+        build(false, true);
         bindQkv(decode, q, k, v);
         decode.arg(6, partO).arg(7, partMl).arg(8, dims.heads()).arg(9, dims.kvLen()).arg(10, splitLen).arg(11, scale);
         decode.launch(ctx, new long[] {(long) splits * decodeWg, dims.heads(), dims.batch()}, new long[] {decodeWg, 1, 1}, timer);
@@ -186,9 +199,9 @@ public final class FlashAttention implements AutoCloseable {
 
     @Override
     public void close() {
-        prefill.close();
-        decode.close();
-        combine.close();
+        if (prefill != null) prefill.close();
+        if (decode != null) decode.close();
+        if (combine != null) combine.close();
         if (partO != null) partO.close();
         if (partMl != null) partMl.close();
     }
