@@ -22,18 +22,19 @@ java_main() { bash -c 'source .gpu/env.sh; GPU_JAVA_OPTS="-Xmx24g ${EXTRA_JAVA_O
 # One variant at a time per process (NVIDIA's driver crashed building several in one process), 8 processes.
 build_all() {
   for i in 0 1 2 3 4 5 6 7; do
-    timeout "${BUILD_LIMIT:-200}" bash -c "$(declare -f java_main); java_main build-kernels --shard $i/8" > "$out/build-$i.txt" 2>&1 &
+    timeout "${BUILD_LIMIT:-200}" bash -c "$(declare -f java_main); java_main build-kernels --shard $i/8" > "/tmp/build-$i.txt" 2>&1 &
   done
-  wait; tail -qn1 "$out"/build-?.txt
+  wait; tail -qn1 /tmp/build-?.txt | tee "$out/build.txt"
 }
 build_all
-timeout "${BENCH_LIMIT:-200}" bash -c "$(declare -f java_main); java_main bench attention --json '$out/attention.json' $*" \
+[ "${BENCH:-all}" = none ] || timeout "${BENCH_LIMIT:-200}" bash -c "$(declare -f java_main); java_main bench attention --json '$out/attention.json' $*" \
   2>"$out/bench.log" | tee "$out/attention.md"
-tail -3 "$out/bench.log"
-timeout 120 python3 scripts/torch_attention.py --json "$out/torch_attention.json" 2>&1 | tee "$out/torch.txt"
+[ "${BENCH:-all}" = none ] || tail -3 "$out/bench.log"
+[ "${BENCH:-all}" = none ] || timeout 120 python3 scripts/torch_attention.py --json "$out/torch_attention.json" 2>&1 | tee "$out/torch.txt"
 if [ "${TESTS:-all}" != none ]; then
   # --details=tree streams each test as it ends, so a run cut short still shows how far it got.
   timeout "${TEST_LIMIT:-240}" bash -c "source .gpu/env.sh; gpu_test --select-package dev.flashcl --exclude-classname '.*OclgrindTest' \
-    --details=tree --reports-dir '$out/junit'" > "$out/tests.log" 2>&1
+    --details=tree" > "$out/tests.log" 2>&1
   echo "tests exit $?"; grep -E "tests (successful|failed|found)|containers failed" "$out/tests.log"
+  grep -B2 -A12 -E "✘|MethodSource.*=>|Failures \(" "$out/tests.log" | head -80
 fi

@@ -94,7 +94,12 @@ public final class ClContext implements AutoCloseable {
         }
         int[] err = new int[1];
         var mem = clCreateBuffer(context, CL_MEM_READ_WRITE, bytes, null, err);
-        ClException.check(err[0], "clCreateBuffer for '" + name + "' (" + Bytes.format(bytes) + ")");
+        try {
+            ClException.check(err[0], "clCreateBuffer for '" + name + "' (" + Bytes.format(bytes) + ")");
+        } catch (DeviceMemoryException e) {
+            throw new DeviceMemoryException(String.format("%s; flashcl holds %s of %s's %s", e.getMessage(),
+                    Bytes.format(bytesInUse()), device.name(), Bytes.format(device.globalMemBytes())), e.code());
+        }
         ClBuffer b = new ClBuffer(this, mem, bytes, name);
         synchronized (this) {
             bytesInUse += bytes;

@@ -51,7 +51,10 @@ class RuntimeErrorsTest {
             DeviceMemoryException e = assertThrows(DeviceMemoryException.class, () -> {
                 for (int i = 0; ; i++) held.add(ctx.allocate("block " + i, chunk));
             });
-            assertTrue(e.getMessage().contains("are free") && e.getMessage().contains("held by flashcl"), e.getMessage());
+            // Refused by flashcl's own count, or by the driver when other users hold memory: either way
+            // the message names the buffer and what flashcl holds.
+            assertTrue(e.getMessage().contains("'block ") && (e.getMessage().contains("held by flashcl")
+                    || e.getMessage().contains("flashcl holds")), e.getMessage());
             assertFalse(held.isEmpty(), "some blocks fit before memory ran out");
         } finally {
             held.forEach(ClBuffer::close);
