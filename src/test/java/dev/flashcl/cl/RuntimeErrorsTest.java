@@ -2,6 +2,7 @@ package dev.flashcl.cl;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.flashcl.TestJvm;
 import dev.flashcl.cli.Main;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -81,8 +82,7 @@ class RuntimeErrorsTest {
     @Test
     void noOpenClPlatformExplainsHowToInstallOne() throws Exception {
         Path empty = Files.createTempDirectory("no-icd");
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder pb = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Main.class.getName(), "devices");
+        ProcessBuilder pb = TestJvm.java(Main.class, "devices");
         pb.environment().put("OCL_ICD_VENDORS", empty.toString());
         pb.environment().put("OCL_ICD_FILENAMES", "");
         pb.redirectErrorStream(true);

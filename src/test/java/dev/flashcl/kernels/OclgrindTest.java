@@ -3,6 +3,7 @@ package dev.flashcl.kernels;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.flashcl.TestJvm;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -30,8 +31,7 @@ class OclgrindTest {
         Files.writeString(icd, runtime + "\n");
         Path log = dir.resolve("oclgrind.log");
         Path out = dir.resolve("driver.out");
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder pb = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), OclgrindDriver.class.getName());
+        ProcessBuilder pb = TestJvm.java(OclgrindDriver.class);
         pb.environment().put("OCL_ICD_VENDORS", icd.toString());   // the loader sees Oclgrind alone
         pb.environment().put("OCLGRIND_DATA_RACES", "1");
         pb.environment().put("OCLGRIND_UNINITIALIZED", "1");
