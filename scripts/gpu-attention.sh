@@ -2,7 +2,7 @@
 # One device call on the GPU machine (after ../shared/gpu/prepare, carrying .gpu): list devices,
 # benchmark flash, naive and PyTorch's flash attention on the same shapes, then run the whole test
 # suite on the GPU (Oclgrind's check runs in CI only). Results land in $OUT (or ./gpu-out).
-#   [TESTS=none] [BUILD_LIMIT=s] [BENCH_LIMIT=s] [TEST_LIMIT=s] bash scripts/gpu-attention.sh [bench args...]
+#   [TESTS=none] [BENCH=none] [BUILD_ARGS=...] [BUILD_LIMIT=s] [BENCH_LIMIT=s] [TEST_LIMIT=s] bash scripts/gpu-attention.sh [bench args...]
 set -uo pipefail
 source .gpu/env.sh
 out=${OUT:-gpu-out}; mkdir -p "$out"
@@ -22,7 +22,7 @@ java_main() { bash -c 'source .gpu/env.sh; GPU_JAVA_OPTS="-Xmx24g ${EXTRA_JAVA_O
 # One variant at a time per process (NVIDIA's driver crashed building several in one process), 8 processes.
 build_all() {
   for i in 0 1 2 3 4 5 6 7; do
-    timeout "${BUILD_LIMIT:-200}" bash -c "$(declare -f java_main); java_main build-kernels --shard $i/8" > "/tmp/build-$i.txt" 2>&1 &
+    timeout "${BUILD_LIMIT:-200}" bash -c "$(declare -f java_main); java_main build-kernels --shard $i/8 ${BUILD_ARGS:-}" > "/tmp/build-$i.txt" 2>&1 &
   done
   wait; tail -qn1 /tmp/build-?.txt | tee "$out/build.txt"
 }

@@ -26,8 +26,8 @@ final class BenchCommand {
         @Option(names = "--batch", defaultValue = "1") int batch;
         @Option(names = "--heads", defaultValue = "32") int heads;
         @Option(names = "--head-dim", defaultValue = "80") int headDim;
-        @Option(names = "--causal", negatable = true, defaultValue = "true", description = "Causal mask (default: ${DEFAULT-VALUE}).")
-        boolean causal;
+        @Option(names = "--no-causal", description = "No mask (default: causal).")
+        boolean noCausal;
         @Option(names = "--storage", defaultValue = "f16", description = "f16 or f32 (default: ${DEFAULT-VALUE}).")
         String storage;
         @Option(names = "--lengths", split = ",", defaultValue = "512,1024,2048,4096,8192,16384",
@@ -38,8 +38,8 @@ final class BenchCommand {
         List<Integer> decodeLengths;
         @Option(names = "--warmup", defaultValue = "2") int warmup;
         @Option(names = "--repeat", defaultValue = "10") int repeat;
-        @Option(names = "--naive", negatable = true, defaultValue = "true", description = "Also time the naive kernel (default: ${DEFAULT-VALUE}).")
-        boolean naive;
+        @Option(names = "--no-naive", description = "Skip the naive kernel (default: time it too).")
+        boolean noNaive;
         @Option(names = "--json", description = "Also write the results as JSON to this file.")
         File json;
 
@@ -51,7 +51,7 @@ final class BenchCommand {
                 default -> throw new IllegalArgumentException("--storage must be f16 or f32, got " + storage);
             };
             if (repeat < 1 || warmup < 0) throw new IllegalArgumentException("--repeat must be at least 1 and --warmup at least 0");
-            var opts = new AttentionBench.Options(batch, heads, headDim, causal, s, lengths, decodeLengths, warmup, repeat, naive);
+            var opts = new AttentionBench.Options(batch, heads, headDim, !noCausal, s, lengths, decodeLengths, warmup, repeat, !noNaive);
             try (ClContext ctx = ClContext.open(device)) {
                 System.err.println("bench attention on " + ctx.device().name() + ": each line is one measurement");
                 AttentionBench.Report r = AttentionBench.run(ctx, opts, line -> System.err.println("  " + line));

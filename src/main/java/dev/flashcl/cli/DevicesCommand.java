@@ -15,9 +15,8 @@ final class DevicesCommand implements Callable<Integer> {
     @Option(names = "--device", description = "Mark the device this spec selects (index, gpu/cpu/accelerator, or a name substring).")
     String device;
 
-    @Option(names = "--probe", negatable = true, defaultValue = "true",
-            description = "Build a tiny kernel on NVIDIA devices to check inline PTX (default: ${DEFAULT-VALUE}).")
-    boolean probe;
+    @Option(names = "--no-probe", description = "Skip building a tiny kernel on NVIDIA devices to check inline PTX.")
+    boolean noProbe;
 
     @Override
     public Integer call() {
@@ -45,7 +44,7 @@ final class DevicesCommand implements Callable<Integer> {
 
     private String inlinePtx(DeviceInfo d) {
         if (!d.mayHaveInlinePtx()) return "no";
-        if (!probe) return "not probed";
+        if (noProbe) return "not probed";
         try (ClContext ctx = ClContext.create(d)) {
             return ctx.probeInlinePtx() ? "yes (probe kernel built)" : "no (probe kernel failed to build)";
         }

@@ -11,11 +11,14 @@ import java.util.List;
 public record PrefillTiles(int blockM, int blockN) {
     /**
      * In order of preference: the first that fits a device is its default. 128 rows share each
-     * K/V tile twice as widely as 64 (half the tile loads and barriers per FLOP) and keep about
-     * 200 registers per work-item at head_dim 80; 64 keys per tile would need 64 more.
+     * K/V tile twice as widely as 64 (half the tile loads and barriers per FLOP); 16 keys per tile
+     * keep the scores in 16 registers instead of 32, so more work-groups fit a compute unit. On an
+     * H100 (bench-results/2026-11-24-h100-attention-tiles.json) 128x16 was fastest at N = 2048 and
+     * 4096 and within 3% of 256x32 at 16384; 64 keys per tile spill.
      */
     public static final List<PrefillTiles> CANDIDATES = List.of(
-            new PrefillTiles(128, 32), new PrefillTiles(64, 32), new PrefillTiles(64, 64), new PrefillTiles(32, 16));
+            new PrefillTiles(128, 16), new PrefillTiles(128, 32), new PrefillTiles(256, 32), new PrefillTiles(64, 32),
+            new PrefillTiles(64, 64), new PrefillTiles(32, 16));
 
     public long localBytes(int headDim) {
         return 2L * blockN * headDim * Float.BYTES;
@@ -30,7 +33,7 @@ public record PrefillTiles(int blockM, int blockN) {
         return CANDIDATES.stream().filter(t -> t.fits(device, headDim)).toList();
     }
 
-    /** The first candidate that fits: 128 rows and 32 keys per tile where it can (20 KB of local memory at head_dim 80). */
+    /** The first candidate that fits: 128 rows and 16 keys per tile where it can (10 KB of local memory at head_dim 80). */
     public static PrefillTiles defaultFor(DeviceInfo device, int headDim) {
         List<PrefillTiles> fit = candidates(device, headDim);
         if (fit.isEmpty()) {
