@@ -1,0 +1,74 @@
+package dev.flashcl.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.File;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code flashcl plot attention}: prefill time against N from {@code bench attention --json} (and PyTorch's JSON). */
+@Command(name = "plot", description = "Plots from benchmark JSON files.", subcommands = {PlotCommand.Attention.class})
+final class PlotCommand {
+
+    @Command(name = "attention", mixinStandardHelpOptions = true,
+            description = "Prefill time against sequence length: each flash tile, naive, and PyTorch if given.")
+    static final class Attention implements Callable<Integer> {
+        @Option(names = "--json", required = true, description = "Output of 'flashcl bench attention --json'.")
+        File json;
+        @Option(names = "--torch", description = "Output of scripts/torch_attention.py from the same device call.")
+        File torch;
+        @Option(names = "--out", required = true, description = "PNG file to write.")
+        File out;
+
+        @Override
+        public Integer call() throws Exception {
+            System.setProperty("java.awt.headless", "true");
+            ObjectMapper mapper = new ObjectMapper();
+            JsonNode report = mapper.readTree(json);
+            Map<String, TreeMap<Integer, Double>> series = new LinkedHashMap<>();
+            for (JsonNode row : report.get("prefill")) {
+                if (row.get("ms").isNumber()) {
+                    series.computeIfAbsent(row.get("kernel").asText(), k -> new TreeMap<>()).put(row.get("n").asInt(), row.get("ms").asDouble());
+                }
+            }
+            if (torch != null) {
+                for (JsonNode row : mapper.readTree(torch).get("prefill")) {
+                    series.computeIfAbsent("PyTorch SDPA flash (tensor cores)", k -> new TreeMap<>()).put(row.get("n").asInt(), row.get("ms").asDouble());
+                }
+            }
+            JsonNode o = report.get("options");
+            XYChart chart = new XYChartBuilder().width(900).height(560)
+                    .title(String.format("Attention prefill on %s, %s (%d heads, head_dim %d, %s, %s)", report.get("device").asText(),
+                            report.get("date").asText(), o.get("heads").asInt(), o.get("headDim").asInt(),
+                            o.get("causal").asBoolean() ? "causal" : "no mask", o.get("storage").asText().toLowerCase()))
+                    .xAxisTitle("sequence length N").yAxisTitle("device time, ms (log)").build();
+            chart.getStyler().setYAxisLogarithmic(true);
+            chart.getStyler().setXAxisLogarithmic(true);
+            chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNW);
+            for (var e : series.entrySet()) {
+                List<Double> x = new ArrayList<>();
+                List<Double> y = new ArrayList<>();
+                e.getValue().forEach((n, ms) -> {
+                    x.add((double) n);
+                    y.add(ms);
+                });
+                XYSeries s = chart.addSeries(e.getKey(), x, y);
+                s.setMarker(SeriesMarkers.CIRCLE);
+            }
+            BitmapEncoder.saveBitmap(chart, out.getPath().replaceAll("\\.png$", ""), BitmapEncoder.BitmapFormat.PNG);
+            System.err.println("wrote " + out);
+            return 0;
+        }
+    }
+}
