@@ -5,7 +5,8 @@
 //
 // Layout: every Q/K/V/O tensor is [batch, heads, seq, HEAD_DIM] with head_dim contiguous; the
 // other strides come in an int4 (offset, batch stride, head stride, row stride), in elements,
-// so views (a slice of a KV cache, a [seq, heads, dim] projection output) need no copies.
+// so views (a slice of a KV cache, a [seq, heads, dim] projection output) need no copies. Offsets
+// and strides are multiples of 4 elements (the host checks), so groups of 4 load as one vector.
 // Storage is fp16 (vload_half/vstore_half, no cl_khr_fp16 needed) or fp32; arithmetic is fp32.
 // Each score q.k is multiplied by scale*log2(e) so the softmax runs on exp2. Scaling the dot
 // product, not q, matters: rounding every scaled q element doubled the error of scores in the
@@ -52,12 +53,12 @@
 #if STORAGE_F16
 #define STORE_T half
 #define KERNEL(name) name##_f16
-#define LOAD4(p, i) vload_half4(0, (p) + (i))
+#define LOAD4(p, i) vloada_half4(0, (p) + (i))   // aligned: one 8-byte load, not four 2-byte ones
 #define STORE1(x, p, i) vstore_half_rte((x), 0, (p) + (i))
 #else
 #define STORE_T float
 #define KERNEL(name) name##_f32
-#define LOAD4(p, i) vload4(0, (p) + (i))
+#define LOAD4(p, i) (*(__global const float4*)((p) + (i)))
 #define STORE1(x, p, i) ((p)[i] = (x))
 #endif
 

@@ -5,6 +5,7 @@ import dev.flashcl.cl.ClBuffer;
 /**
  * A [batch, heads, seq, head_dim] tensor inside a buffer, head_dim contiguous, the other strides
  * in elements, so a slice of a KV cache or a [seq, heads, head_dim] projection is a view, not a copy.
+ * Offset and strides are multiples of 4 elements: the kernels read 4 at a time with aligned loads.
  */
 public record TensorView(ClBuffer buffer, int offset, int batchStride, int headStride, int rowStride) {
 
@@ -20,6 +21,9 @@ public record TensorView(ClBuffer buffer, int offset, int batchStride, int headS
     void checkFits(String name, int batch, int heads, int seq, int headDim, Storage storage) {
         if (offset < 0 || batchStride < 0 || headStride < 0 || rowStride < 0) {
             throw new IllegalArgumentException(name + ": offset and strides must be non-negative, got " + this);
+        }
+        if (offset % 4 != 0 || batchStride % 4 != 0 || headStride % 4 != 0 || rowStride % 4 != 0) {
+            throw new IllegalArgumentException(name + ": offset and strides must be multiples of 4 elements (the kernels load 4 at a time), got " + this);
         }
         if (seq > 1 && rowStride < headDim) {
             throw new IllegalArgumentException(name + ": row stride " + rowStride + " is smaller than head_dim " + headDim + ", so rows overlap");

@@ -45,6 +45,10 @@ class AttentionErrorsTest {
             e = assertThrows(IllegalArgumentException.class, () -> fa.prefill(qv, vv, vv, ov, null, otherDim, true, 0.1f, null));
             assertTrue(e.getMessage().contains("head_dim 64") && e.getMessage().contains("built for head_dim 80"), e.getMessage());
 
+            TensorView misaligned = new TensorView(q, 2, 16 * 80, 16 * 80, 80);
+            e = assertThrows(IllegalArgumentException.class, () -> fa.prefill(misaligned, vv, vv, ov, null, new AttentionDims(1, 1, 15, 16, 80), true, 0.1f, null));
+            assertTrue(e.getMessage().startsWith("q:") && e.getMessage().contains("multiples of 4"), e.getMessage());
+
             TensorView overlapping = new TensorView(q, 0, 0, 0, 40);
             e = assertThrows(IllegalArgumentException.class, () -> fa.prefill(overlapping, vv, vv, ov, null, dims, true, 0.1f, null));
             assertTrue(e.getMessage().contains("rows overlap"), e.getMessage());
