@@ -32,8 +32,8 @@ build_all
 [ "${BENCH:-all}" = none ] || tail -3 "$out/bench.log"
 # What NVIDIA's compiler made of the loads (its program binaries are PTX text).
 for k in flash_attn_decode_f16 flash_attn_prefill_f16; do
-  f=$(grep -l "entry $k" ~/.cache/flashcl/kernels/*.bin 2>/dev/null | head -1)
-  [ -n "$f" ] && { echo "global loads in $k:"; grep -o "ld\.global[.a-z0-9]*" "$f" | sort | uniq -c; }
+  f=$(grep -la "entry $k" ~/.cache/flashcl/kernels/*.bin 2>/dev/null | head -1)
+  [ -n "$f" ] && { echo "global loads in $k:"; grep -ao "ld\.global[.a-z0-9]*" "$f" | sort | uniq -c; }
 done
 [ "${BENCH:-all}" = none ] || timeout 120 python3 scripts/torch_attention.py --json "$out/torch_attention.json" 2>&1 | tee "$out/torch.txt"
 if [ "${TESTS:-all}" != none ]; then
