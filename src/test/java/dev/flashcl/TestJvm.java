@@ -17,9 +17,20 @@ public final class TestJvm {
     public static ProcessBuilder java(Class<?> main, String... args) {
         Set<String> path = new LinkedHashSet<>();
         for (String p : System.getProperty("java.class.path").split(File.pathSeparator)) if (!p.isBlank()) path.add(p);
+        // The launcher's own class loader, where it is a URLClassLoader, knows every entry.
+        if (Thread.currentThread().getContextClassLoader() instanceof java.net.URLClassLoader loader) {
+            for (java.net.URL url : loader.getURLs()) {
+                try {
+                    path.add(Path.of(url.toURI()).toString());
+                } catch (URISyntaxException | IllegalArgumentException e) {
+                    // not a file: nothing a child JVM could use
+                }
+            }
+        }
         for (Class<?> c : new Class<?>[] {main, TestJvm.class, org.jocl.CL.class, picocli.CommandLine.class,
                 org.slf4j.LoggerFactory.class, org.slf4j.simple.SimpleLogger.class, com.fasterxml.jackson.databind.ObjectMapper.class,
                 com.fasterxml.jackson.core.JsonFactory.class, com.fasterxml.jackson.annotation.JsonProperty.class,
+                org.knowm.xchart.XYChart.class,
                 org.junit.jupiter.api.Assertions.class, org.opentest4j.AssertionFailedError.class}) {
             try {
                 path.add(Path.of(c.getProtectionDomain().getCodeSource().getLocation().toURI()).toString());
