@@ -74,7 +74,7 @@ final class BenchCommand {
             for (var row : r.prefill()) {
                 System.out.printf(Locale.ROOT, "| %d | %s | %s | %s | %s | %s |%n", row.n(), row.kernel(),
                         Double.isNaN(row.ms()) ? "-" : String.format(Locale.ROOT, "%.3f", row.ms()),
-                        Double.isNaN(row.tflops()) ? "-" : String.format(Locale.ROOT, "%.1f", row.tflops()),
+                        Double.isNaN(row.tflops()) ? "-" : String.format(Locale.ROOT, row.tflops() < 1 ? "%.4f" : "%.1f", row.tflops()),
                         Bytes.format(row.deviceBytes()), row.note());
             }
             if (!r.decode().isEmpty()) {
