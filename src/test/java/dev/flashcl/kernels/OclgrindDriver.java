@@ -22,7 +22,7 @@ public final class OclgrindDriver {
                     FlashAttention fa = new FlashAttention(ctx, s, 80, t, FlashAttention.DEFAULT_DECODE_WG);
                     // Two query blocks when blockM is 64 (the largest case first: it sizes naive's score matrix),
                     // a ragged K/V tail, a chunk against a longer cache, rows that see no key.
-                    prefill(ctx, fa, naive, new AttentionDims(1, 2, 70, 70, 80), true, Layout.CONTIGUOUS);
+                    prefill(ctx, fa, naive, new AttentionDims(1, 1, 70, 70, 80), true, Layout.CONTIGUOUS);
                     prefill(ctx, fa, naive, new AttentionDims(1, 1, 5, 37, 80), true, Layout.CACHE_SLICE);
                     prefill(ctx, fa, naive, new AttentionDims(2, 1, 9, 5, 80), false, Layout.SEQ_MAJOR);
                     prefill(ctx, fa, naive, new AttentionDims(1, 1, 9, 5, 80), true, Layout.CONTIGUOUS);
