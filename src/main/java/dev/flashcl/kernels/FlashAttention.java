@@ -112,7 +112,7 @@ public final class FlashAttention implements AutoCloseable {
      */
     public void prefill(TensorView q, TensorView k, TensorView v, TensorView o, ClBuffer lse,
                         AttentionDims dims, boolean causal, float scale, KernelTimer timer) {
-        checkViews(q, k, v, o, dims, dims.qLen());
+        checkViews(q, k, v, o, dims, dims.qLen(), headDim, storage);
         checkLse(lse, (long) dims.batch() * dims.heads() * dims.qLen());
         int blocks = (dims.qLen() + tiles.blockM() - 1) / tiles.blockM();
         build(true, false);
@@ -139,7 +139,7 @@ public final class FlashAttention implements AutoCloseable {
                        AttentionDims dims, float scale, int splitLen, KernelTimer timer) {
         if (dims.qLen() != 1) throw new IllegalArgumentException("decode takes one query row, got q_len " + dims.qLen());
         if (splitLen <= 0) throw new IllegalArgumentException("split length must be positive, got " + splitLen);
-        checkViews(q, k, v, o, dims, 1);
+        checkViews(q, k, v, o, dims, 1, headDim, storage);
         checkLse(lse, (long) dims.batch() * dims.heads());
         int splits = (dims.kvLen() + splitLen - 1) / splitLen;
         ensurePartials((long) dims.batch() * dims.heads() * splits);
@@ -172,7 +172,9 @@ public final class FlashAttention implements AutoCloseable {
                 .arg(4, v.buffer()).arg4(5, v.offset(), v.batchStride(), v.headStride(), v.rowStride());
     }
 
-    private void checkViews(TensorView q, TensorView k, TensorView v, TensorView o, AttentionDims dims, int qLen) {
+    /** Refuses, naming the tensor, views that do not fit their buffers or kernels built for another head_dim. */
+    static void checkViews(TensorView q, TensorView k, TensorView v, TensorView o, AttentionDims dims, int qLen,
+                           int headDim, Storage storage) {
         if (dims.headDim() != headDim) {
             throw new IllegalArgumentException("head_dim " + dims.headDim() + " given to kernels built for head_dim " + headDim);
         }

@@ -45,11 +45,7 @@ public final class NaiveAttention implements AutoCloseable {
     /** Same contract as {@link FlashAttention#prefill}. */
     public void run(TensorView q, TensorView k, TensorView v, TensorView o, ClBuffer lse,
                     AttentionDims dims, boolean causal, float scale, KernelTimer timer) {
-        if (dims.headDim() != headDim) throw new IllegalArgumentException("head_dim " + dims.headDim() + " given to kernels built for " + headDim);
-        q.checkFits("q", dims.batch(), dims.heads(), dims.qLen(), headDim, storage);
-        k.checkFits("k", dims.batch(), dims.heads(), dims.kvLen(), headDim, storage);
-        v.checkFits("v", dims.batch(), dims.heads(), dims.kvLen(), headDim, storage);
-        o.checkFits("o", dims.batch(), dims.heads(), dims.qLen(), headDim, storage);
+        FlashAttention.checkViews(q, k, v, o, dims, dims.qLen(), headDim, storage);
         FlashAttention.checkLse(lse, (long) dims.batch() * dims.heads() * dims.qLen());
         long bh = (long) dims.batch() * dims.heads();
         ClBuffer s = scores(scoreBytes(dims));
