@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
 
 /** {@code flashcl bench attention}: kernel timings as a Markdown table, optionally JSON. */
 @Command(name = "bench", description = "Benchmarks (device time from OpenCL profiling events).",
-        subcommands = {BenchCommand.Attention.class})
+        subcommands = {BenchCommand.Attention.class, BenchCommand.TokenizerSpeed.class})
 final class BenchCommand {
 
     @Command(name = "attention", mixinStandardHelpOptions = true,
@@ -85,6 +85,57 @@ final class BenchCommand {
                     System.out.printf(Locale.ROOT, "| %d | %s | %d | %.4f | %.0f | %s |%n", row.kvLen(), row.kernel(), row.splitLen(),
                             row.ms(), row.gbPerS(), Bytes.format(row.bytesRead()));
                 }
+            }
+        }
+    }
+
+    @Command(name = "tokenizer", mixinStandardHelpOptions = true,
+            description = "Encoding speed of the tokenizer on one thread, over the .py files under a directory.")
+    static final class TokenizerSpeed implements Callable<Integer> {
+        @Option(names = "--tokenizer", defaultValue = "testdata/tokenizer", description = "Directory with tokenizer.json (default: ${DEFAULT-VALUE}).")
+        java.nio.file.Path tokenizerDir;
+        @Option(names = "--source", description = "Directory of .py files (default: the newest /usr/lib/python3.* there is).")
+        java.nio.file.Path source;
+        @Option(names = "--repeat", defaultValue = "5") int repeat;
+
+        @Override
+        public Integer call() throws Exception {
+            var tok = dev.flashcl.tokenizer.Tokenizer.load(tokenizerDir);
+            java.nio.file.Path dir = source != null ? source : defaultSource();
+            List<String> texts;
+            try (var files = java.nio.file.Files.walk(dir)) {
+                texts = files.filter(p -> p.toString().endsWith(".py")).sorted().map(p -> {
+                    try {
+                        return java.nio.file.Files.readString(p);
+                    } catch (java.io.IOException | java.io.UncheckedIOException e) {
+                        return null;
+                    }
+                }).filter(java.util.Objects::nonNull).toList();
+            }
+            long bytes = texts.stream().mapToLong(t -> t.getBytes(java.nio.charset.StandardCharsets.UTF_8).length).sum();
+            if (bytes == 0) throw new IllegalArgumentException("no .py files under " + dir);
+            System.out.printf(Locale.ROOT, "tokenizer encode, one thread: %d files, %s of Python source from %s%n", texts.size(), Bytes.format(bytes), dir);
+            double[] mbps = new double[repeat];
+            long tokens = 0;
+            for (int r = 0; r < repeat; r++) {   // first pass warms the JIT and the word cache is per thread: clear it each pass
+                var fresh = dev.flashcl.tokenizer.Tokenizer.load(tokenizerDir);
+                long t0 = System.nanoTime();
+                tokens = 0;
+                for (String t : texts) tokens += fresh.encode(t).length;
+                mbps[r] = bytes / 1e6 / ((System.nanoTime() - t0) / 1e9);
+                System.out.printf(Locale.ROOT, "  pass %d: %.1f MB/s (%d tokens)%n", r + 1, mbps[r], tokens);
+            }
+            double[] sorted = mbps.clone();
+            java.util.Arrays.sort(sorted);
+            System.out.printf(Locale.ROOT, "median %.1f MB/s, %.2f bytes/token, %s, %s%n", sorted[repeat / 2], (double) bytes / tokens,
+                    System.getProperty("java.vm.name") + " " + System.getProperty("java.version"), java.time.LocalDate.now());
+            return 0;
+        }
+
+        private static java.nio.file.Path defaultSource() throws java.io.IOException {
+            try (var s = java.nio.file.Files.list(java.nio.file.Path.of("/usr/lib"))) {
+                return s.filter(p -> p.getFileName().toString().matches("python3\\.\\d+")).max(java.util.Comparator.naturalOrder())
+                        .orElseThrow(() -> new IllegalArgumentException("no /usr/lib/python3.* here: give --source DIR"));
             }
         }
     }

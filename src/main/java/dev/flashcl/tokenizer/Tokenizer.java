@@ -362,39 +362,49 @@ public final class Tokenizer {
         return "Tokenizer[" + idToToken.length + " ids, " + added.size() + " added tokens, from " + source + "]";
     }
 
-    /** Added tokens, matched leftmost-longest: at the first position where any starts, the longest one there. */
+    /** Added tokens in a character trie, matched leftmost-longest: at the first position where any starts, the longest one there. */
     private static final class AddedTokens {
-        private final Map<String, Integer> ids;
-        private final int maxLen;
-        private final boolean[] firstChar = new boolean[65536];
+        private final int count;
+        private final Node root = new Node();
+
+        private static final class Node {
+            final HashMap<Character, Node> next = new HashMap<>(4);
+            int id = -1;
+        }
 
         AddedTokens(Map<String, Integer> ids) {
-            this.ids = Map.copyOf(ids);
-            int max = 0;
-            for (String t : ids.keySet()) {
-                max = Math.max(max, t.length());
-                firstChar[t.charAt(0)] = true;
+            count = ids.size();
+            for (var e : ids.entrySet()) {
+                Node n = root;
+                for (int i = 0; i < e.getKey().length(); i++) n = n.next.computeIfAbsent(e.getKey().charAt(i), c -> new Node());
+                n.id = e.getValue();
             }
-            maxLen = max;
         }
 
         int size() {
-            return ids.size();
+            return count;
         }
 
         /** (start << 32 | length) of the leftmost-longest added token at or after {@code from}, or -1. */
         long find(String text, int from) {
             for (int i = from; i < text.length(); i++) {
-                if (!firstChar[text.charAt(i)]) continue;
-                for (int len = Math.min(maxLen, text.length() - i); len > 0; len--) {
-                    if (ids.containsKey(text.substring(i, i + len))) return ((long) i << 32) | len;
+                Node n = root.next.get(text.charAt(i));
+                if (n == null) continue;
+                int best = n.id >= 0 ? 1 : 0;
+                for (int j = i + 1; j < text.length(); j++) {
+                    n = n.next.get(text.charAt(j));
+                    if (n == null) break;
+                    if (n.id >= 0) best = j - i + 1;
                 }
+                if (best > 0) return ((long) i << 32) | best;
             }
             return -1;
         }
 
         int idAt(String text, int start, int len) {
-            return ids.get(text.substring(start, start + len));
+            Node n = root;
+            for (int i = start; i < start + len; i++) n = n.next.get(text.charAt(i));
+            return n.id;
         }
     }
 
