@@ -58,6 +58,26 @@ public final class ClBuffer implements AutoCloseable {
         read(Pointer.to(out), (long) out.length * Sizeof.cl_int);
     }
 
+    /** Writes {@code data} (a direct buffer, position to limit) at {@code offsetBytes}. Blocks until copied. */
+    public void write(long offsetBytes, java.nio.ByteBuffer data) {
+        long size = data.remaining();
+        if (offsetBytes < 0 || offsetBytes + size > bytes) {
+            throw new IllegalArgumentException("cannot write " + size + " bytes at " + offsetBytes + ": buffer '" + name + "' holds " + bytes);
+        }
+        ClException.check(clEnqueueWriteBuffer(ctx.queue(), mem(), CL_TRUE, offsetBytes, size, Pointer.to(data), 0, null, null),
+                "clEnqueueWriteBuffer to '" + name + "'");
+    }
+
+    /** Reads {@code out.length} floats starting at float index {@code offset}. */
+    public void read(float[] out, long offset) {
+        long size = (long) out.length * Sizeof.cl_float;
+        if (offset < 0 || offset * Sizeof.cl_float + size > bytes) {
+            throw new IllegalArgumentException("cannot read " + out.length + " floats at " + offset + ": buffer '" + name + "' holds " + bytes + " bytes");
+        }
+        ClException.check(clEnqueueReadBuffer(ctx.queue(), mem(), CL_TRUE, offset * Sizeof.cl_float, size, Pointer.to(out), 0, null, null),
+                "clEnqueueReadBuffer from '" + name + "'");
+    }
+
     private void write(Pointer p, long size) {
         checkSize(size, "write");
         ClException.check(clEnqueueWriteBuffer(ctx.queue(), mem(), CL_TRUE, 0, size, p, 0, null, null), "clEnqueueWriteBuffer to '" + name + "'");

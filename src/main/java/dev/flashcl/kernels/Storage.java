@@ -16,7 +16,7 @@ public enum Storage {
     }
 
     /** The {@code STORAGE_F16} define the kernels read. */
-    String define() {
+    public String define() {
         return this == F16 ? "1" : "0";
     }
 }

@@ -7,12 +7,12 @@ import dev.flashcl.cl.ClContext;
  * the default choice (first GPU, else first device) unless -Dflashcl.device or FLASHCL_DEVICE
  * names another.
  */
-final class TestDevice {
+public final class TestDevice {
     private static ClContext context;
 
     private TestDevice() {}
 
-    static synchronized ClContext context() {
+    public static synchronized ClContext context() {
         if (context == null) context = ClContext.open(null);
         return context;
     }

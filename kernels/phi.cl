@@ -1,0 +1,226 @@
+// The rest of a Phi layer, for OpenCL C 1.2 (the attention itself is flash_attn.cl).
+//
+// Activations: the residual stream x is fp32 [rows, H]; what feeds a matrix product (the
+// LayerNorm output, the attention output, the MLP's hidden layer) and the weights are stored as
+// STORE_T: fp16 (vload_half/vstore_half, no cl_khr_fp16 needed) or fp32. Arithmetic is fp32.
+// Weights are [out, in] as in the checkpoint: y = x W^T + b, so both operands of a dot product
+// run along contiguous memory.
+//
+//   embed          x[t]   = E[id[t]]
+//   layernorm      h      = (x - mean) / sqrt(var + eps) * w + b          (fp32 statistics, biased variance)
+//   gemm/gemv      qkv    = h Wqkv^T + b         (EPI 0: fp32 out)
+//                  g      = gelu_new(h W1^T + b) (EPI 1: STORE_T out)
+//                  x     += o Wd^T + b           (EPI 2: residual add into fp32 x)
+//   rope_cache     q, k   = partial rotate-half RoPE (first ROT dims); k, v appended to the cache
+//   argmax         token  = first index of the largest logit
+
+#ifndef STORAGE_F16
+#define STORAGE_F16 1
+#endif
+#ifndef LN_WG
+#define LN_WG 256            // work-items per LayerNorm row; a power of two
+#endif
+#ifndef GEMV_WG
+#define GEMV_WG 64           // work-items per output row of the decode GEMV; a power of two
+#endif
+#ifndef ARGMAX_WG
+#define ARGMAX_WG 256
+#endif
+#define TM 64                // GEMM tile: TM rows x TN outputs per work-group of 16 x 16, 4 x 4 per work-item
+#define TN 64
+#define TK 16
+
+#if STORAGE_F16
+#define STORE_T half
+#define KERNEL(name) name##_f16
+#define LOAD(p, i) vload_half((i), (p))
+#define STORE(x, p, i) vstore_half_rte((x), (i), (p))
+#define LOAD4(p, i) load_half4((p) + (i))
+inline float4 load_half4(__global const half* p) {   // one 8-byte load (the address is a multiple of 4 elements)
+    const uint2 raw = *(__global const uint2*)p;
+    return vload_half4(0, (const __private half*)&raw);
+}
+#else
+#define STORE_T float
+#define KERNEL(name) name##_f32
+#define LOAD(p, i) ((p)[i])
+#define STORE(x, p, i) ((p)[i] = (x))
+#define LOAD4(p, i) (*(__global const float4*)((p) + (i)))
+#endif
+
+// x[t, :] = table[ids[t], :]. NDRange (H, rows). An id outside the table gives zeros (the host
+// checks prompt ids; this keeps a bad sampled id from reading out of bounds).
+__kernel void KERNEL(embed)(__global const int* ids, __global const STORE_T* table, __global float* x, int h, int vocab) {
+    const int d = get_global_id(0), t = get_global_id(1);
+    if (d >= h) return;
+    const int id = ids[t];
+    x[(size_t)t * h + d] = (id >= 0 && id < vocab) ? LOAD(table, (size_t)id * h + d) : 0.0f;
+}
+
+// One work-group per row: mean, then the variance of (x - mean), both reduced in local memory.
+__kernel __attribute__((reqd_work_group_size(LN_WG, 1, 1)))
+void KERNEL(layernorm)(__global const float* x, __global const float* w, __global const float* b,
+                       __global STORE_T* out, int h, float eps) {
+    __local float part[LN_WG];
+    const int row = get_group_id(0), tid = get_local_id(0);
+    __global const float* xr = x + (size_t)row * h;
+    float s = 0.0f;
+    for (int i = tid; i < h; i += LN_WG) s += xr[i];
+    part[tid] = s;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int k = LN_WG / 2; k > 0; k >>= 1) {
+        if (tid < k) part[tid] += part[tid + k];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float mean = part[0] / h;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float v = 0.0f;
+    for (int i = tid; i < h; i += LN_WG) {
+        const float c = xr[i] - mean;
+        v += c * c;
+    }
+    part[tid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int k = LN_WG / 2; k > 0; k >>= 1) {
+        if (tid < k) part[tid] += part[tid + k];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float inv = rsqrt(part[0] / h + eps);
+    for (int i = tid; i < h; i += LN_WG) STORE((xr[i] - mean) * inv * w[i] + b[i], out, (size_t)row * h + i);
+}
+
+inline float gelu_new(float x) {
+    return 0.5f * x * (1.0f + tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+}
+
+// The epilogues of the matrix products: fp32 out, gelu_new stored as STORE_T, or added into fp32.
+#define EPI_F32(acc, out, idx) ((out)[idx] = (acc))
+#define EPI_GELU(acc, out, idx) STORE(gelu_new(acc), out, idx)
+#define EPI_RESIDUAL(acc, out, idx) ((out)[idx] += (acc))
+
+// C[m, n] (epilogue) sum_k A[a_row0 + m, k] W[n, k] + bias[n], for m < rows, n < n_out.
+// NDRange (ceil(n_out / TN) * 16, ceil(rows / TM) * 16), work-group (16, 16); each work-item
+// computes a 4 x 4 block strided by 16 so that the local-memory reads of a warp are contiguous.
+#define GEMM_BODY(EPI)                                                                               \
+    __local float as[TK][TM + 1];                                                                    \
+    __local float ws[TK][TN + 1];                                                                    \
+    const int tx = get_local_id(0), ty = get_local_id(1), tid = ty * 16 + tx;                        \
+    const int n0 = get_group_id(0) * TN, m0 = get_group_id(1) * TM;                                  \
+    float acc[4][4];                                                                                 \
+    for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;                        \
+    for (int k0 = 0; k0 < k; k0 += TK) {                                                             \
+        for (int e = tid; e < TM * TK; e += 256) {   /* 64 rows x 16 k of A and of W */              \
+            const int r = e / TK, c = e % TK, kk = k0 + c;                                           \
+            as[c][r] = (m0 + r < rows && kk < k) ? LOAD(a, (size_t)(a_row0 + m0 + r) * k + kk) : 0.0f; \
+            ws[c][r] = (n0 + r < n_out && kk < k) ? LOAD(w, (size_t)(n0 + r) * k + kk) : 0.0f;       \
+        }                                                                                            \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                                \
+        for (int c = 0; c < TK; c++) {                                                               \
+            float av[4], wv[4];                                                                      \
+            for (int i = 0; i < 4; i++) av[i] = as[c][ty + 16 * i];                                  \
+            for (int j = 0; j < 4; j++) wv[j] = ws[c][tx + 16 * j];                                  \
+            for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) acc[i][j] = fma(av[i], wv[j], acc[i][j]); \
+        }                                                                                            \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                                \
+    }                                                                                                \
+    for (int i = 0; i < 4; i++) {                                                                    \
+        const int m = m0 + ty + 16 * i;                                                              \
+        if (m >= rows) continue;                                                                     \
+        for (int j = 0; j < 4; j++) {                                                                \
+            const int n = n0 + tx + 16 * j;                                                          \
+            if (n < n_out) EPI(acc[i][j] + bias[n], out, (size_t)m * n_out + n);           \
+        }                                                                                            \
+    }
+
+#define GEMM_ARGS(OUT_T) __global const STORE_T* a, int a_row0, __global const STORE_T* w, __global const float* bias, \
+                         __global OUT_T* out, int rows, int n_out, int k
+__kernel __attribute__((reqd_work_group_size(16, 16, 1))) void KERNEL(gemm_f32out)(GEMM_ARGS(float)) { GEMM_BODY(EPI_F32) }
+__kernel __attribute__((reqd_work_group_size(16, 16, 1))) void KERNEL(gemm_gelu)(GEMM_ARGS(STORE_T)) { GEMM_BODY(EPI_GELU) }
+__kernel __attribute__((reqd_work_group_size(16, 16, 1))) void KERNEL(gemm_residual)(GEMM_ARGS(float)) { GEMM_BODY(EPI_RESIDUAL) }
+
+// One row of A against W: out[n] (epilogue) A[a_row0] . W[n] + bias[n]. One work-group per
+// output n, GEMV_WG work-items striding over k four elements at a time (k is a multiple of 4).
+#define GEMV_BODY(EPI)                                                                  \
+    __local float part[GEMV_WG];                                                        \
+    const int n = get_group_id(0), tid = get_local_id(0);                              \
+    __global const STORE_T* ar = a + (size_t)a_row0 * k;                                \
+    __global const STORE_T* wr = w + (size_t)n * k;                                     \
+    float s = 0.0f;                                                                     \
+    for (int i = 4 * tid; i < k; i += 4 * GEMV_WG) s += dot(LOAD4(ar, i), LOAD4(wr, i)); \
+    part[tid] = s;                                                                      \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                       \
+    for (int h = GEMV_WG / 2; h > 0; h >>= 1) {                                         \
+        if (tid < h) part[tid] += part[tid + h];                                        \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                   \
+    }                                                                                   \
+    if (tid == 0) EPI(part[0] + bias[n], out, n);
+
+#define GEMV_ARGS(OUT_T) __global const STORE_T* a, int a_row0, __global const STORE_T* w, __global const float* bias, \
+                         __global OUT_T* out, int n_out, int k
+__kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1))) void KERNEL(gemv_f32out)(GEMV_ARGS(float)) { GEMV_BODY(EPI_F32) }
+__kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1))) void KERNEL(gemv_gelu)(GEMV_ARGS(STORE_T)) { GEMV_BODY(EPI_GELU) }
+__kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1))) void KERNEL(gemv_residual)(GEMV_ARGS(float)) { GEMV_BODY(EPI_RESIDUAL) }
+
+// qkv [rows, 3H] fp32 -> q [heads, rows, D] (STORE_T) and k, v appended to this layer's cache
+// [heads, ctx, D] (starting at row cache_row0 of the all-layer cache) at positions pos0 .. pos0 + rows - 1. Rotate-half RoPE on the first `rot`
+// dims of q and k: with half = rot / 2, dim d < half pairs with d + half,
+//   out[d] = x[d] cos - x[d + half] sin,  out[d + half] = x[d + half] cos + x[d] sin,
+// angle = position * inv_freq[d mod half] (inv_freq from the host, as transformers computes it).
+// NDRange (D, heads, rows).
+__kernel void KERNEL(rope_cache)(__global const float* qkv, __global const float* inv_freq,
+                                 __global STORE_T* q, __global STORE_T* k_cache, __global STORE_T* v_cache,
+                                 int heads, int d_head, int rot, int rows, int pos0, int ctx, int cache_row0) {
+    const int d = get_global_id(0), head = get_global_id(1), t = get_global_id(2);
+    if (d >= d_head) return;
+    const int hsz = heads * d_head;
+    __global const float* row = qkv + (size_t)t * 3 * hsz + head * d_head;
+    float qv = row[d], kv = row[hsz + d];
+    const float vv = row[2 * hsz + d];
+    if (d < rot) {
+        const int half_rot = rot / 2;
+        const int i = d < half_rot ? d : d - half_rot;
+        const float angle = (float)(pos0 + t) * inv_freq[i];
+        const float c = cos(angle), s = sin(angle);
+        if (d < half_rot) {
+            qv = qv * c - row[d + half_rot] * s;
+            kv = kv * c - row[hsz + d + half_rot] * s;
+        } else {
+            qv = qv * c + row[d - half_rot] * s;
+            kv = kv * c + row[hsz + d - half_rot] * s;
+        }
+    }
+    STORE(qv, q, ((size_t)head * rows + t) * d_head + d);
+    const size_t at = ((size_t)cache_row0 + (size_t)head * ctx + pos0 + t) * d_head + d;
+    STORE(kv, k_cache, at);
+    STORE(vv, v_cache, at);
+}
+
+// token[0] = the first index of the largest of logits[first .. first + n) (minus first). One work-group.
+__kernel __attribute__((reqd_work_group_size(ARGMAX_WG, 1, 1)))
+void KERNEL(argmax)(__global const float* logits_all, int first, int n, __global int* token) {
+    __global const float* logits = logits_all + first;
+    __local float best[ARGMAX_WG];
+    __local int where[ARGMAX_WG];
+    const int tid = get_local_id(0);
+    float b = -INFINITY;
+    int w = 0x7fffffff;
+    for (int i = tid; i < n; i += ARGMAX_WG) {
+        const float v = logits[i];
+        if (v > b || (isnan(v) && !isnan(b))) { b = v; w = i; }   // NaN wins, so a broken model shows
+    }
+    best[tid] = b;
+    where[tid] = w;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = ARGMAX_WG / 2; h > 0; h >>= 1) {
+        if (tid < h) {
+            const float o = best[tid + h];
+            const int ow = where[tid + h];
+            if (o > best[tid] || (o == best[tid] && ow < where[tid]) || (isnan(o) && !isnan(best[tid]))) {
+                best[tid] = o;
+                where[tid] = ow;
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (tid == 0) token[0] = where[0] == 0x7fffffff ? 0 : where[0];
+}

@@ -1,0 +1,394 @@
+package dev.flashcl.phi;
+
+import dev.flashcl.checkpoint.Checkpoint;
+import dev.flashcl.checkpoint.PhiConfig;
+import dev.flashcl.cl.Bytes;
+import dev.flashcl.cl.ClBuffer;
+import dev.flashcl.cl.ClContext;
+import dev.flashcl.cl.ClKernel;
+import dev.flashcl.cl.DeviceMemoryException;
+import dev.flashcl.graph.Graph;
+import dev.flashcl.graph.Graph.Step;
+import dev.flashcl.graph.Graph.Tensor;
+import dev.flashcl.kernels.AttentionDims;
+import dev.flashcl.kernels.FlashAttention;
+import dev.flashcl.kernels.PhiKernels;
+import dev.flashcl.kernels.Storage;
+import dev.flashcl.kernels.TensorView;
+import dev.flashcl.tokenizer.Tokenizer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.LongConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Phi (Phi-2 and models of its shape) on one OpenCL device: the weights, a KV cache for the
+ * context length, and two graphs built once from the config, one for prefill chunks (GEMM, flash
+ * prefill) and one for single-token decode (GEMV, flash decoding). Per layer:
+ *
+ * <pre>
+ *   layer.L.input_layernorm   h = LN(x)
+ *   layer.L.attn.qkv          qkv = h Wqkv^T + b                (q, k, v fused)
+ *   layer.L.attn.rope_cache   q = rope(q); cache[pos..] = rope(k), v
+ *   layer.L.attn.flash        o = softmax(q K^T / sqrt(d), causal) V
+ *   layer.L.mlp.fc1           g = gelu_new(h W1^T + b1)
+ *   layer.L.attn.dense        x += o Wd^T + bd                  (parallel block: one LN feeds both,
+ *   layer.L.mlp.fc2           x += g W2^T + b2                   x = x + attn + mlp)
+ * </pre>
+ * then final_layernorm, lm_head (last row, or every row when asked) and argmax on the device.
+ * The prefill graph's argmax writes the next id where the decode graph's embedding reads it, so
+ * a greedy step needs only the 4-byte read of that id. Not thread-safe: one generation at a time
+ * (see {@link Generator}).
+ */
+public final class PhiModel implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(PhiModel.class);
+
+    /**
+     * @param contextLength KV cache positions (0: the config's max_position_embeddings)
+     * @param storage       weights, KV cache and matrix-product inputs: F16 (default) or F32
+     * @param prefillChunk  rows per prefill pass; longer prompts run in chunks
+     * @param allLogits     keep the logits of every prompt row (tests), not only the last
+     */
+    public record Options(int contextLength, Storage storage, int prefillChunk, boolean allLogits) {
+        public static Options defaults() {
+            return new Options(0, Storage.F16, 512, false);
+        }
+
+        public Options withStorage(Storage s) {
+            return new Options(contextLength, s, prefillChunk, allLogits);
+        }
+
+        public Options withContext(int n) {
+            return new Options(n, storage, prefillChunk, allLogits);
+        }
+
+        public Options withChunk(int n) {
+            return new Options(contextLength, storage, n, allLogits);
+        }
+
+        public Options withAllLogits(boolean b) {
+            return new Options(contextLength, storage, prefillChunk, b);
+        }
+    }
+
+    private final ClContext ctx;
+    private final PhiConfig cfg;
+    private final Tokenizer tokenizer;
+    private final Options opts;
+    private final int context;
+    private final Storage st;
+    private final List<AutoCloseable> owned = new ArrayList<>();
+    private PhiWeights w;
+    private ClBuffer ids, logits, kCache, vCache, invFreq, qDecode;
+    private Graph prefillGraph, decodeGraph;
+    private FlashAttention flash;
+    private int cached;   // positions held in the KV cache
+
+    private PhiModel(ClContext ctx, PhiConfig cfg, Tokenizer tokenizer, Options opts) {
+        this.ctx = ctx;
+        this.cfg = cfg;
+        this.tokenizer = tokenizer;
+        this.opts = opts;
+        this.st = opts.storage();
+        int max = cfg.maxPositions();
+        if (opts.contextLength() < 0 || opts.contextLength() > max) {
+            throw new IllegalArgumentException("context length " + opts.contextLength() + " is outside 1.." + max + " (the model's max_position_embeddings)");
+        }
+        this.context = opts.contextLength() == 0 ? max : opts.contextLength();
+        if (opts.prefillChunk() < 1) throw new IllegalArgumentException("prefill chunk must be positive, got " + opts.prefillChunk());
+    }
+
+    /** Loads the model in {@code dir} (config.json, safetensors, tokenizer files) onto the device. */
+    public static PhiModel load(ClContext ctx, Path dir, Options opts, LongConsumer progress) {
+        PhiConfig cfg = PhiConfig.read(dir);
+        Checkpoint ck = Checkpoint.open(dir);
+        PhiWeights.validate(ck, cfg);
+        Tokenizer tok = Files.isRegularFile(dir.resolve("tokenizer.json")) || Files.isRegularFile(dir.resolve("vocab.json")) ? Tokenizer.load(dir) : null;
+        PhiModel m = new PhiModel(ctx, cfg, tok, opts);
+        long need = m.deviceBytesNeeded(ck.has("lm_head.weight"));
+        long have = ctx.device().globalMemBytes() - ctx.bytesInUse();
+        if (need > have) {
+            throw new DeviceMemoryException(String.format("%s needs about %s of device memory at context %d (%s weights), but %s has %s free; "
+                    + "use --context to shorten the KV cache, or a device with more memory", dir, Bytes.format(need), m.context, m.st.suffix,
+                    ctx.device().name(), Bytes.format(have)));
+        }
+        try {
+            long t0 = System.nanoTime();
+            m.w = PhiWeights.load(ctx, ck, cfg, m.st, progress == null ? n -> {} : progress);
+            m.owned.add(m.w);
+            m.build();
+            log.info("loaded {} ({} parameters, {} weights) in {} ms; device memory {} ({} weights, {} KV cache for {} positions)",
+                    dir, cfg.parameters(), m.st.suffix, (System.nanoTime() - t0) / 1_000_000, Bytes.format(ctx.bytesInUse()),
+                    Bytes.format(PhiWeights.deviceBytes(cfg, m.st, !ck.has("lm_head.weight"))), Bytes.format(m.cacheBytes()), m.context);
+            return m;
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    /** Device bytes of the KV cache. */
+    public long cacheBytes() {
+        return 2L * cfg.numLayers() * context * cfg.hiddenSize() * st.bytes;
+    }
+
+    /** Weights + KV cache + activations, before anything is allocated. */
+    long deviceBytesNeeded(boolean separateHead) {
+        long h = cfg.hiddenSize(), f = cfg.intermediateSize(), v = cfg.vocabSize(), rows = opts.prefillChunk();
+        long perRow = 4 * h + 3 * h * 4 + 3 * h * st.bytes + f * st.bytes;   // x, qkv, h/q/o, g
+        long logitRows = opts.allLogits() ? rows : 1;
+        return PhiWeights.deviceBytes(cfg, st, !separateHead) + cacheBytes() + rows * perRow * 2 + logitRows * v * 4 + (long) rows * 4;
+    }
+
+    /** Static estimate, for {@code inspect}: device memory for a model at a context length. */
+    public static long deviceBytesFor(PhiConfig cfg, Storage st, int context, boolean separateHead) {
+        PhiModel m = new PhiModel(null, cfg, null, new Options(Math.min(context, cfg.maxPositions()), st, 512, false));
+        return m.deviceBytesNeeded(separateHead);
+    }
+
+    private void build() {
+        int h = cfg.hiddenSize(), heads = cfg.numHeads(), d = cfg.headDim(), layers = cfg.numLayers();
+        int chunk = Math.min(opts.prefillChunk(), context);
+        ids = own(ctx.allocate("token ids", (long) chunk * 4));
+        logits = own(ctx.allocate("logits", (long) (opts.allLogits() ? chunk : 1) * cfg.vocabSize() * 4));
+        long layerCache = (long) heads * context * d;
+        kCache = own(ctx.allocate("KV cache (keys)", layers * layerCache * st.bytes));
+        vCache = own(ctx.allocate("KV cache (values)", layers * layerCache * st.bytes));
+        qDecode = null;
+        float[] inv = new float[cfg.rotaryDims() / 2];
+        for (int i = 0; i < inv.length; i++) {   // as transformers: 1 / base^(2i / rot), in float32
+            float exponent = (float) (2 * i) / cfg.rotaryDims();
+            inv[i] = 1.0f / (float) Math.pow(cfg.ropeTheta(), exponent);
+        }
+        invFreq = own(ctx.allocate("rotary inverse frequencies", Math.max(4, inv.length * 4L)));
+        if (inv.length > 0) invFreq.write(inv);
+        flash = own(new FlashAttention(ctx, st, d));
+        PhiKernels k = new PhiKernels(ctx, st);
+        prefillGraph = own(buildGraph("prefill", k, chunk, false));
+        decodeGraph = own(buildGraph("decode", k, 1, true));
+        log.info("graphs: prefill {} nodes, {} activation buffers ({}); decode {} nodes, {} buffers ({})", prefillGraph.size(),
+                prefillGraph.bufferCount(), Bytes.format(prefillGraph.activationBytes()), decodeGraph.size(), decodeGraph.bufferCount(),
+                Bytes.format(decodeGraph.activationBytes()));
+    }
+
+    private <T extends AutoCloseable> T own(T resource) {
+        owned.add(resource);
+        return resource;
+    }
+
+    private Graph buildGraph(String name, PhiKernels k, int maxRows, boolean decode) {
+        int h = cfg.hiddenSize(), heads = cfg.numHeads(), d = cfg.headDim(), f = cfg.intermediateSize(), v = cfg.vocabSize();
+        Graph g = new Graph(name);
+        Tensor x = g.tensor("x", 4L * h);
+        g.node("embed", List.of(), List.of(x), gr -> {
+            ClKernel kn = kernel(k, "embed").arg(0, ids).arg(1, w.embed).arg(2, x.buffer()).arg(3, h).arg(4, v);
+            return s -> kn.launch(ctx, new long[] {h, s.rows()}, null);
+        });
+        for (int l = 0; l < cfg.numLayers(); l++) {
+            PhiWeights.Layer lw = w.layers[l];
+            String p = "layer." + l + ".";
+            Tensor hn = g.tensor(p + "h", (long) h * st.bytes);
+            Tensor qkv = g.tensor(p + "qkv", 12L * h);
+            Tensor q = g.tensor(p + "q", (long) h * st.bytes);
+            Tensor o = g.tensor(p + "o", (long) h * st.bytes);
+            Tensor mid = g.tensor(p + "g", (long) f * st.bytes);
+            g.node(p + "input_layernorm", List.of(x), List.of(hn), gr -> layerNorm(k, x, lw.lnW(), lw.lnB(), hn));
+            g.node(p + "attn.qkv", List.of(hn), List.of(qkv), gr -> matmul(k, decode, "f32out", hn, lw.qkvW(), lw.qkvB(), qkv, 3 * h, h));
+            final long cacheOffset = (long) l * heads * context * d;
+            g.node(p + "attn.rope_cache", List.of(qkv), List.of(q), gr -> {
+                ClKernel kn = kernel(k, "rope_cache").arg(0, qkv.buffer()).arg(1, invFreq).arg(2, q.buffer()).arg(3, kCache).arg(4, vCache)
+                        .arg(5, heads).arg(6, d).arg(7, cfg.rotaryDims()).arg(10, context).arg(11, Math.toIntExact(cacheOffset / d));
+                return s -> {
+                    kn.arg(8, s.rows()).arg(9, s.position());
+                    kn.launch(ctx, new long[] {d, heads, s.rows()}, null);
+                };
+            });
+            g.node(p + "attn.flash", List.of(q), List.of(o), gr -> s -> {
+                int off = Math.toIntExact(cacheOffset);
+                TensorView kv = new TensorView(kCache, off, 0, context * d, d);
+                TensorView vv = new TensorView(vCache, off, 0, context * d, d);
+                TensorView qv = new TensorView(q.buffer(), 0, 0, s.rows() * d, d);
+                TensorView ov = new TensorView(o.buffer(), 0, 0, d, h);   // written as [rows, heads, d] = [rows, H]
+                AttentionDims dims = new AttentionDims(1, heads, s.rows(), s.kvLen(), d);
+                float scale = (float) (1.0 / Math.sqrt(d));
+                if (decode) flash.decode(qv, kv, vv, ov, null, dims, scale, null);
+                else flash.prefill(qv, kv, vv, ov, null, dims, true, scale, null);
+            });
+            g.node(p + "mlp.fc1", List.of(hn), List.of(mid), gr -> matmul(k, decode, "gelu", hn, lw.fc1W(), lw.fc1B(), mid, f, h));
+            g.node(p + "attn.dense", List.of(o, x), List.of(x), gr -> matmul(k, decode, "residual", o, lw.denseW(), lw.denseB(), x, h, h));
+            g.node(p + "mlp.fc2", List.of(mid, x), List.of(x), gr -> matmul(k, decode, "residual", mid, lw.fc2W(), lw.fc2B(), x, h, f));
+        }
+        Tensor hf = g.tensor("final_h", (long) h * st.bytes);
+        g.node("final_layernorm", List.of(x), List.of(hf), gr -> layerNorm(k, x, w.finalLnW, w.finalLnB, hf));
+        boolean all = opts.allLogits() && !decode;
+        g.node("lm_head", List.of(hf), List.of(), gr -> {
+            if (all) {
+                ClKernel kn = kernel(k, "gemm_f32out").arg(0, hf.buffer()).arg(1, 0).arg(2, w.lmHeadW).arg(3, w.lmHeadB).arg(4, logits)
+                        .arg(6, v).arg(7, h);
+                return s -> {
+                    kn.arg(5, s.rows());
+                    kn.launch(ctx, gemmGlobal(s.rows(), v), new long[] {16, 16});
+                };
+            }
+            ClKernel kn = kernel(k, "gemv_f32out").arg(0, hf.buffer()).arg(2, w.lmHeadW).arg(3, w.lmHeadB).arg(4, logits).arg(5, v).arg(6, h);
+            return s -> {
+                kn.arg(1, s.rows() - 1);   // the last row only
+                kn.launch(ctx, new long[] {(long) v * k.gemvWg()}, new long[] {k.gemvWg()});
+            };
+        });
+        g.node("argmax", List.of(), List.of(), gr -> {
+            ClKernel kn = kernel(k, "argmax").arg(0, logits).arg(2, v).arg(3, ids);
+            return s -> {
+                kn.arg(1, all ? (s.rows() - 1) * v : 0);
+                kn.launch(ctx, new long[] {k.argmaxWg()}, new long[] {k.argmaxWg()});
+            };
+        });
+        g.plan(ctx, maxRows);
+        return g;
+    }
+
+    private final List<ClKernel> kernels = new ArrayList<>();
+
+    private ClKernel kernel(PhiKernels k, String name) {
+        ClKernel kn = k.kernel(name);
+        kernels.add(kn);
+        owned.add(kn);
+        return kn;
+    }
+
+    private Graph.Launch layerNorm(PhiKernels k, Tensor in, ClBuffer wt, ClBuffer b, Tensor out) {
+        ClKernel kn = kernel(k, "layernorm").arg(0, in.buffer()).arg(1, wt).arg(2, b).arg(3, out.buffer())
+                .arg(4, cfg.hiddenSize()).arg(5, (float) cfg.layerNormEps());
+        return s -> kn.launch(ctx, new long[] {(long) s.rows() * k.lnWg()}, new long[] {k.lnWg()});
+    }
+
+    private Graph.Launch matmul(PhiKernels k, boolean decode, String epilogue, Tensor a, ClBuffer wt, ClBuffer b, Tensor out, int n, int kk) {
+        if (decode) {
+            ClKernel kn = kernel(k, "gemv_" + epilogue).arg(0, a.buffer()).arg(1, 0).arg(2, wt).arg(3, b).arg(4, out.buffer()).arg(5, n).arg(6, kk);
+            return s -> kn.launch(ctx, new long[] {(long) n * k.gemvWg()}, new long[] {k.gemvWg()});
+        }
+        ClKernel kn = kernel(k, "gemm_" + epilogue).arg(0, a.buffer()).arg(1, 0).arg(2, wt).arg(3, b).arg(4, out.buffer()).arg(6, n).arg(7, kk);
+        return s -> {
+            kn.arg(5, s.rows());
+            kn.launch(ctx, gemmGlobal(s.rows(), n), new long[] {16, 16});
+        };
+    }
+
+    private static long[] gemmGlobal(int rows, int n) {
+        return new long[] {(long) (n + PhiKernels.TN - 1) / PhiKernels.TN * 16, (long) (rows + PhiKernels.TM - 1) / PhiKernels.TM * 16};
+    }
+
+    public PhiConfig config() {
+        return cfg;
+    }
+
+    /** The tokenizer from the model directory, or null when it has none. */
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public int contextLength() {
+        return context;
+    }
+
+    public int cachedPositions() {
+        return cached;
+    }
+
+    public Storage storage() {
+        return st;
+    }
+
+    public ClContext context() {
+        return ctx;
+    }
+
+    /** Forgets the KV cache (the next prefill starts at position 0). */
+    public void reset() {
+        cached = 0;
+    }
+
+    /**
+     * Runs {@code tokens} through the model after what the cache holds, in chunks, and returns
+     * the argmax of the last row's logits (which also waits for the device).
+     */
+    public int prefill(int[] tokens, Graph.Observer observer) {
+        if (tokens.length == 0) throw new IllegalArgumentException("nothing to prefill: no tokens");
+        if (cached + tokens.length > context) {
+            throw new IllegalArgumentException("prompt of " + tokens.length + " tokens after " + cached + " cached positions exceeds the context of "
+                    + context + " positions");
+        }
+        for (int t : tokens) {
+            if (t < 0 || t >= cfg.vocabSize()) throw new IllegalArgumentException("token id " + t + " is outside the vocabulary of " + cfg.vocabSize());
+        }
+        int chunk = Math.min(opts.prefillChunk(), context);
+        for (int start = 0; start < tokens.length; start += chunk) {
+            int rows = Math.min(chunk, tokens.length - start);
+            ids.write(java.util.Arrays.copyOfRange(tokens, start, start + rows));
+            prefillGraph.run(new Step(rows, cached), observer);
+            cached += rows;
+        }
+        return readToken();
+    }
+
+    /**
+     * One decode step: the id the last step left on the device (or {@link #setNextToken}) goes in
+     * at the next position; returns the argmax of the new logits.
+     */
+    public int decode(Graph.Observer observer) {
+        if (cached + 1 > context) throw new IllegalStateException("the KV cache is full (" + context + " positions)");
+        decodeGraph.run(new Step(1, cached), observer);
+        cached += 1;
+        return readToken();
+    }
+
+    /** Overrides the id the next decode step reads (sampling picks it on the host). */
+    public void setNextToken(int id) {
+        if (id < 0 || id >= cfg.vocabSize()) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + cfg.vocabSize());
+        ids.write(new int[] {id});
+    }
+
+    private int readToken() {
+        int[] t = new int[1];
+        ids.read(t);
+        return t[0];
+    }
+
+    /** The logits of the last pass: its last row, or with allLogits after a prefill, {@code rows} rows. */
+    public float[] logits(int rows) {
+        float[] out = new float[rows * cfg.vocabSize()];
+        logits.read(out, 0);
+        return out;
+    }
+
+    /** Reads a graph tensor of the last pass (tests, debugging): {@code count} floats of an fp32 tensor such as "x". */
+    public float[] readTensor(boolean decode, String tensor, int count) {
+        float[] out = new float[count];
+        (decode ? decodeGraph : prefillGraph).get(tensor).buffer().read(out, 0);
+        return out;
+    }
+
+    /** Kernels a decode step enqueues (attention counts two: split and combine). */
+    public int kernelsPerDecodeStep() {
+        return decodeGraph.size() + cfg.numLayers();
+    }
+
+    public List<String> nodeNames(boolean decode) {
+        return (decode ? decodeGraph : prefillGraph).nodeNames();
+    }
+
+    @Override
+    public void close() {
+        for (int i = owned.size() - 1; i >= 0; i--) {
+            try {
+                owned.get(i).close();
+            } catch (Exception e) {
+                log.warn("closing {}: {}", owned.get(i), e.toString());
+            }
+        }
+        owned.clear();
+    }
+}
