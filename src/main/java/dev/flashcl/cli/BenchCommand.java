@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
 
 /** {@code flashcl bench attention}: kernel timings as a Markdown table, optionally JSON. */
 @Command(name = "bench", description = "Benchmarks (device time from OpenCL profiling events).",
-        subcommands = {BenchCommand.Attention.class, BenchCommand.TokenizerSpeed.class})
+        subcommands = {BenchCommand.Attention.class, BenchCommand.TokenizerSpeed.class, BenchCommand.Generate.class})
 final class BenchCommand {
 
     @Command(name = "attention", mixinStandardHelpOptions = true,
@@ -137,6 +137,79 @@ final class BenchCommand {
                 return s.filter(p -> p.getFileName().toString().matches("python3\\.\\d+")).max(java.util.Comparator.naturalOrder())
                         .orElseThrow(() -> new IllegalArgumentException("no /usr/lib/python3.* here: give --source DIR"));
             }
+        }
+    }
+
+    @Command(name = "generate", mixinStandardHelpOptions = true,
+            description = "Prefill tokens/s at several prompt lengths and decode tokens/s at several context lengths (medians, warm-up excluded).")
+    static final class Generate implements Callable<Integer> {
+        @picocli.CommandLine.Mixin ModelOptions model;
+        @Option(names = "--device") String device;
+        @Option(names = "--storage", defaultValue = "f16") String storage;
+        @Option(names = "--prompt-lengths", split = ",", defaultValue = "128,512,2048") List<Integer> promptLengths;
+        @Option(names = "--contexts", split = ",", defaultValue = "128,512,2000") List<Integer> contexts;
+        @Option(names = "--repeat", defaultValue = "5", description = "Timed prefill runs per length (median).") int repeat;
+        @Option(names = "--steps", defaultValue = "32", description = "Timed decode steps per context (median).") int steps;
+        @Option(names = "--json") File json;
+
+        @Override
+        public Integer call() throws Exception {
+            java.util.SplittableRandom rng = new java.util.SplittableRandom(1);
+            try (ClContext ctx = ClContext.open(device);
+                 dev.flashcl.phi.PhiModel m = dev.flashcl.phi.PhiModel.load(ctx, model.resolve(),
+                         dev.flashcl.phi.PhiModel.Options.defaults().withStorage(GenerateCommand.parseStorage(storage)), n -> {})) {
+                int vocab = m.config().vocabSize();
+                java.util.Map<String, Object> out = new java.util.LinkedHashMap<>();
+                out.put("device", ctx.device().name());
+                out.put("driver", ctx.device().driverVersion());
+                out.put("date", java.time.LocalDate.now().toString());
+                out.put("storage", storage);
+                out.put("parameters", m.config().parameters());
+                out.put("device_bytes", ctx.bytesInUse());
+                out.put("kernels_per_decode_token", m.kernelsPerDecodeStep());
+                System.out.printf(Locale.ROOT, "device %s (%s), %s, %s weights, %,d parameters, device memory %s, %d kernels per decode token%n",
+                        ctx.device().name(), ctx.device().driverVersion(), java.time.LocalDate.now(), storage, m.config().parameters(),
+                        Bytes.format(ctx.bytesInUse()), m.kernelsPerDecodeStep());
+                System.out.println("| phase | tokens | median ms | tokens/s |");
+                System.out.println("|---|---:|---:|---:|");
+                List<java.util.Map<String, Object>> rows = new java.util.ArrayList<>();
+                for (int p : promptLengths) {
+                    int[] ids = rng.ints(p, 0, Math.min(vocab, 50000)).toArray();
+                    double[] ms = new double[repeat];
+                    for (int r = -1; r < repeat; r++) {   // r = -1: warm-up
+                        m.reset();
+                        long t0 = System.nanoTime();
+                        m.prefill(ids, null);
+                        if (r >= 0) ms[r] = (System.nanoTime() - t0) / 1e6;
+                    }
+                    double med = median(ms);
+                    System.out.printf(Locale.ROOT, "| prefill | %d | %.2f | %.0f |%n", p, med, p / med * 1000);
+                    rows.add(java.util.Map.of("phase", "prefill", "tokens", p, "median_ms", med, "tokens_per_s", p / med * 1000));
+                }
+                for (int c : contexts) {
+                    int[] ids = rng.ints(c, 0, Math.min(vocab, 50000)).toArray();
+                    m.reset();
+                    m.prefill(ids, null);
+                    double[] ms = new double[steps];
+                    for (int r = -2; r < steps; r++) {   // two warm-up steps
+                        long t0 = System.nanoTime();
+                        m.decode(null);
+                        if (r >= 0) ms[r] = (System.nanoTime() - t0) / 1e6;
+                    }
+                    double med = median(ms);
+                    System.out.printf(Locale.ROOT, "| decode | context %d | %.3f | %.1f |%n", c, med, 1000 / med);
+                    rows.add(java.util.Map.of("phase", "decode", "context", c, "median_ms", med, "tokens_per_s", 1000 / med));
+                }
+                out.put("results", rows);
+                if (json != null) new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(json, out);
+            }
+            return 0;
+        }
+
+        static double median(double[] a) {
+            double[] s = a.clone();
+            java.util.Arrays.sort(s);
+            return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
         }
     }
 }

@@ -1,0 +1,82 @@
+package dev.flashcl.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flashcl.checkpoint.Checkpoint;
+import dev.flashcl.checkpoint.SafetensorsFile;
+import dev.flashcl.checkpoint.TensorInfo;
+import dev.flashcl.cl.ClContext;
+import dev.flashcl.phi.Generator;
+import dev.flashcl.phi.PhiModel;
+import java.nio.FloatBuffer;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code flashcl verify}: flashcl's logits and greedy tokens against a dump from transformers
+ * (scripts/phi2_reference.py writes one): max and mean |diff| of the logits, top-1 agreement per
+ * position, and the greedy tokens compared one by one.
+ */
+@Command(name = "verify", mixinStandardHelpOptions = true,
+        description = "Compare logits and greedy tokens with a transformers reference dump (reference.json + reference.safetensors).")
+final class VerifyCommand implements Callable<Integer> {
+    @Mixin ModelOptions model;
+    @Option(names = "--device") String device;
+    @Option(names = "--reference", required = true, description = "Directory with reference.json (prompt ids, greedy ids) and reference.safetensors (tensor 'logits' [T, V] fp32).")
+    Path reference;
+    @Option(names = "--storage", defaultValue = "f16") String storage;
+
+    @Override
+    public Integer call() throws Exception {
+        JsonNode ref = new ObjectMapper().readTree(reference.resolve("reference.json").toFile());
+        int[] prompt = ints(ref.get("prompt_ids"));
+        int[] greedy = ints(ref.get("greedy_ids"));
+        Map<String, TensorInfo> t = SafetensorsFile.read(reference.resolve("reference.safetensors"));
+        FloatBuffer want = Checkpoint.map(t.get("logits")).asFloatBuffer();
+        try (ClContext ctx = ClContext.open(device);
+             PhiModel m = PhiModel.load(ctx, model.resolve(), PhiModel.Options.defaults().withStorage(GenerateCommand.parseStorage(storage))
+                     .withChunk(prompt.length).withAllLogits(true), n -> {})) {
+            int v = m.config().vocabSize();
+            long t0 = System.nanoTime();
+            m.prefill(prompt, null);
+            double ms = (System.nanoTime() - t0) / 1e6;
+            float[] got = m.logits(prompt.length);
+            double maxDiff = 0, sumDiff = 0, maxRef = 0;
+            int agree = 0;
+            for (int r = 0; r < prompt.length; r++) {
+                int gArg = 0, wArg = 0;
+                for (int i = 0; i < v; i++) {
+                    float w = want.get(r * v + i), g = got[r * v + i];
+                    double d = Math.abs(w - g);
+                    maxDiff = Math.max(maxDiff, d);
+                    sumDiff += d;
+                    maxRef = Math.max(maxRef, Math.abs(w));
+                    if (g > got[r * v + gArg]) gArg = i;
+                    if (w > want.get(r * v + wArg)) wArg = i;
+                }
+                if (gArg == wArg) agree++;
+            }
+            System.out.printf(Locale.ROOT, "logits of %d positions x %d: max |diff| %.4g, mean |diff| %.4g (max |ref| %.3g); top-1 agreement %d/%d (%.2f%%); prefill %.0f ms%n",
+                    prompt.length, v, maxDiff, sumDiff / ((double) prompt.length * v), maxRef, agree, prompt.length, 100.0 * agree / prompt.length, ms);
+            var r = new Generator(m).generate(prompt, new Generator.Options(greedy.length, 0, 0, 1, 0, new int[0], List.of(), false), null);
+            int same = 0;
+            while (same < greedy.length && same < r.newIds().length && r.newIds()[same] == greedy[same]) same++;
+            System.out.printf(Locale.ROOT, "greedy: %d of %d tokens identical to transformers before the first difference%s%n", same, greedy.length,
+                    same < greedy.length ? " (at " + same + ": flashcl " + r.newIds()[same] + ", transformers " + greedy[same]
+                            + (ref.has("greedy_margins") ? String.format(Locale.ROOT, ", transformers' top-1/top-2 margin there %.4f", ref.get("greedy_margins").get(same).asDouble()) : "") + ")" : "");
+            return agree == prompt.length && same == greedy.length ? 0 : 1;
+        }
+    }
+
+    static int[] ints(JsonNode a) {
+        int[] out = new int[a.size()];
+        for (int i = 0; i < out.length; i++) out[i] = a.get(i).asInt();
+        return out;
+    }
+}
