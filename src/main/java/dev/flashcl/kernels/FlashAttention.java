@@ -36,11 +36,17 @@ public final class FlashAttention implements AutoCloseable {
     public static final int DEFAULT_DECODE_WG = 64;
 
     /**
-     * {@code #pragma unroll} on the loops over head_dim and tile keys (1, the default) or not (0,
-     * {@code -Dflashcl.unrollHints=0}): full unrolling keeps q, acc and the scores in registers but
-     * makes NVIDIA's compiler take tens of seconds per variant; the benchmark measures both.
+     * {@code #pragma unroll} on the loops over head_dim and tile keys (1) or not (0), forced with
+     * {@code -Dflashcl.unrollHints}: full unrolling keeps q, acc and the scores in registers on a
+     * GPU but makes NVIDIA's compiler take tens of seconds per variant (the benchmark measures
+     * both). CPU devices default to 0: their vectorizer gains nothing from it and PoCL's compile
+     * time grows several-fold. The pragma is a hint; the kernel's arithmetic is the same.
      */
-    static final int UNROLL_HINTS = Integer.getInteger("flashcl.unrollHints", 1);
+    static int unrollHints(DeviceInfo device) {
+        Integer forced = Integer.getInteger("flashcl.unrollHints");
+        if (forced != null) return forced;
+        return device.type() == DeviceInfo.DeviceType.CPU ? 0 : 1;
+    }
 
     public FlashAttention(ClContext ctx, Storage storage, int headDim) {
         this(ctx, storage, headDim, PrefillTiles.defaultFor(ctx.device(), headDim), DEFAULT_DECODE_WG);
@@ -73,12 +79,12 @@ public final class FlashAttention implements AutoCloseable {
     public synchronized FlashAttention build(boolean withPrefill, boolean withDecode) {
         if (withPrefill && prefill == null) {
             prefill = ctx.program("flash_attn.cl", Map.of("HEAD_DIM", headDim, "BLOCK_M", tiles.blockM(),
-                    "BLOCK_N", tiles.blockN(), "STORAGE_F16", storage.define(), "WITH_DECODE", 0, "UNROLL_HINTS", UNROLL_HINTS))
+                    "BLOCK_N", tiles.blockN(), "STORAGE_F16", storage.define(), "WITH_DECODE", 0, "UNROLL_HINTS", unrollHints(ctx.device())))
                     .kernel("flash_attn_prefill_" + storage.suffix);
         }
         if (withDecode && decode == null) {
             ClProgram program = ctx.program("flash_attn.cl", Map.of("HEAD_DIM", headDim, "DECODE_WG", decodeWg,
-                    "STORAGE_F16", storage.define(), "WITH_PREFILL", 0, "UNROLL_HINTS", UNROLL_HINTS));
+                    "STORAGE_F16", storage.define(), "WITH_PREFILL", 0, "UNROLL_HINTS", unrollHints(ctx.device())));
             decode = program.kernel("flash_attn_decode_" + storage.suffix);
             combine = program.kernel("flash_attn_decode_combine_" + storage.suffix);
         }

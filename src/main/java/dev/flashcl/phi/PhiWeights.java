@@ -95,13 +95,9 @@ final class PhiWeights implements AutoCloseable {
             ClBuffer embed = up.matrix("model.embed_tokens.weight", ck.get("model.embed_tokens.weight"), s);
             Layer[] layers = new Layer[c.numLayers()];
             for (int i = 0; i < layers.length; i++) {
-                ClBuffer qkvW = up.alloc(layer(i, "self_attn.qkv (fused)"), 3 * h * h * s.bytes);
-                ClBuffer qkvB = up.alloc(layer(i, "self_attn.qkv.bias (fused)"), 3 * h * 4);
                 String[] qkv = {"q_proj", "k_proj", "v_proj"};
-                for (int j = 0; j < 3; j++) {
-                    up.copy(ck.get(layer(i, "self_attn." + qkv[j] + ".weight")), qkvW, j * h * h * s.bytes, s);
-                    up.copy(ck.get(layer(i, "self_attn." + qkv[j] + ".bias")), qkvB, j * h * 4, Storage.F32);
-                }
+                ClBuffer qkvW = up.fused(layer(i, "self_attn.qkv (fused)"), ck, layer(i, "self_attn.%s.weight"), qkv, s);
+                ClBuffer qkvB = up.fused(layer(i, "self_attn.qkv.bias (fused)"), ck, layer(i, "self_attn.%s.bias"), qkv, Storage.F32);
                 layers[i] = new Layer(up.vector(ck.get(layer(i, "input_layernorm.weight"))), up.vector(ck.get(layer(i, "input_layernorm.bias"))),
                         qkvW, qkvB,
                         up.matrix(layer(i, "self_attn.dense.weight"), ck.get(layer(i, "self_attn.dense.weight")), s),
@@ -158,6 +154,41 @@ final class PhiWeights implements AutoCloseable {
             return b;
         }
 
+        /**
+         * Tensors {@code parts} (e.g. q, k, v) stacked in one buffer, assembled on the host and
+         * written in one transfer (one write per buffer also keeps Oclgrind's uninitialized-value
+         * tracking exact: it reported reads of buffers filled by several partial writes).
+         */
+        ClBuffer fused(String name, Checkpoint ck, String pattern, String[] parts, Storage target) {
+            long total = 0;
+            for (String p : parts) total += ck.get(String.format(pattern, p)).elements() * target.bytes;
+            if (total > Integer.MAX_VALUE) throw new CheckpointException(name + ": " + total + " bytes is over 2 GB");
+            ByteBuffer all = ByteBuffer.allocateDirect((int) total).order(ByteOrder.LITTLE_ENDIAN);
+            for (String p : parts) {
+                TensorInfo t = ck.get(String.format(pattern, p));
+                convert(t, Checkpoint.map(t), 0, t.elements(), target, all);
+                progress.accept(t.bytes());
+            }
+            all.flip();
+            ClBuffer b = alloc(name, total);
+            b.write(0, all);
+            return b;
+        }
+
+        /** Elements [e0, e0 + n) of {@code src} (dtype of t) appended to {@code dst} as {@code target}. */
+        private static void convert(TensorInfo t, ByteBuffer src, long e0, long n, Storage target, ByteBuffer dst) {
+            for (long i = 0; i < n; i++) {
+                int at = (int) ((e0 + i) * t.dtype().bytes);
+                float f = switch (t.dtype()) {
+                    case F16 -> Half.toFloat(src.getShort(at));
+                    case BF16 -> Float.intBitsToFloat((src.getShort(at) & 0xffff) << 16);
+                    case F32 -> src.getFloat(at);
+                };
+                if (target == Storage.F16) dst.putShort(Half.fromFloat(f));
+                else dst.putFloat(f);
+            }
+        }
+
         void copy(TensorInfo t, ClBuffer dst, long dstOffset, Storage target) {
             MappedByteBuffer src = Checkpoint.map(t);
             boolean same = (t.dtype() == DType.F16 && target == Storage.F16) || (t.dtype() == DType.F32 && target == Storage.F32);
@@ -174,16 +205,7 @@ final class PhiWeights implements AutoCloseable {
             for (long e0 = 0; e0 < elements; e0 += STAGE_ELEMENTS) {
                 int n = (int) Math.min(STAGE_ELEMENTS, elements - e0);
                 stage.clear();
-                for (int i = 0; i < n; i++) {
-                    int at = (int) ((e0 + i) * t.dtype().bytes);
-                    float f = switch (t.dtype()) {
-                        case F16 -> Half.toFloat(src.getShort(at));
-                        case BF16 -> Float.intBitsToFloat((src.getShort(at) & 0xffff) << 16);
-                        case F32 -> src.getFloat(at);
-                    };
-                    if (target == Storage.F16) stage.putShort(Half.fromFloat(f));
-                    else stage.putFloat(f);
-                }
+                convert(t, src, e0, n, target, stage);
                 stage.flip();
                 dst.write(dstOffset + e0 * target.bytes, stage);
                 progress.accept((long) n * t.dtype().bytes);
