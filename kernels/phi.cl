@@ -21,14 +21,15 @@
 #define LN_WG 256            // work-items per LayerNorm row; a power of two
 #endif
 #ifndef GEMV_WG
-#define GEMV_WG 64           // work-items per output row of the decode GEMV; a power of two
+#define GEMV_WG 128          // work-items per decode GEMV work-group; a power of two
+#endif
+#ifndef GEMV_ROWS
+#define GEMV_ROWS 4          // outputs per GEMV work-group (GEMV_WG / GEMV_ROWS work-items each)
 #endif
 #ifndef ARGMAX_WG
 #define ARGMAX_WG 256
 #endif
-#define TM 64                // GEMM tile: TM rows x TN outputs per work-group of 16 x 16, 4 x 4 per work-item
-#define TN 64
-#define TK 16
+#define TK 16                // GEMM: k per step through local memory (tiles below)
 
 #if STORAGE_F16
 #define STORE_T half
@@ -99,61 +100,93 @@ inline float gelu_new(float x) {
 #define EPI_RESIDUAL(acc, out, idx) ((out)[idx] += (acc))
 
 // C[m, n] (epilogue) sum_k A[a_row0 + m, k] W[n, k] + bias[n], for m < rows, n < n_out.
-// NDRange (ceil(n_out / TN) * 16, ceil(rows / TM) * 16), work-group (16, 16); each work-item
-// computes a 4 x 4 block strided by 16 so that the local-memory reads of a warp are contiguous.
-#define GEMM_BODY(EPI)                                                                               \
-    __local float as[TK][TM + 1];                                                                    \
-    __local float ws[TK][TN + 1];                                                                    \
+// Two tilings of one body: T x T outputs per work-group of 16 x 16, R x R per work-item strided
+// by 16 (so a warp's local-memory reads are contiguous): T = 64, R = 4 and T = 128, R = 8 (four
+// times the FMAs per local load; the host takes it when there are enough tiles to fill the
+// device). Each work-item loads VEC = T * TK / 256 consecutive k of one row of A and of W per
+// K step (8-byte loads), stored transposed in local memory; rows past `rows`/`n_out` and k past
+// `k` read as zeros. NDRange (ceil(n_out / T) * 16, ceil(rows / T) * 16).
+#define GEMM_BODY(EPI, T, R)                                                                         \
+    __local float as[TK][T + 1];                                                                     \
+    __local float ws[TK][T + 1];                                                                     \
     const int tx = get_local_id(0), ty = get_local_id(1), tid = ty * 16 + tx;                        \
-    const int n0 = get_group_id(0) * TN, m0 = get_group_id(1) * TM;                                  \
-    float acc[4][4];                                                                                 \
-    for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;                        \
+    const int n0 = get_group_id(0) * T, m0 = get_group_id(1) * T;                                    \
+    const int VEC = T * TK / 256, lr = tid / (TK / VEC), lc = tid % (TK / VEC) * VEC;                \
+    float acc[R][R];                                                                                 \
+    for (int i = 0; i < R; i++) for (int j = 0; j < R; j++) acc[i][j] = 0.0f;                        \
     for (int k0 = 0; k0 < k; k0 += TK) {                                                             \
-        for (int e = tid; e < TM * TK; e += 256) {   /* 64 rows x 16 k of A and of W */              \
-            const int r = e / TK, c = e % TK, kk = k0 + c;                                           \
-            as[c][r] = (m0 + r < rows && kk < k) ? LOAD(a, (size_t)(a_row0 + m0 + r) * k + kk) : 0.0f; \
-            ws[c][r] = (n0 + r < n_out && kk < k) ? LOAD(w, (size_t)(n0 + r) * k + kk) : 0.0f;       \
+        const int kk = k0 + lc;                                                                      \
+        for (int v = 0; v < VEC; v += 4) {   /* k is a multiple of 4: a group of 4 is all in or out */ \
+            const float4 x = (m0 + lr < rows && kk + v < k) ? LOAD4(a, (size_t)(a_row0 + m0 + lr) * k + kk + v) : (float4)(0.0f); \
+            const float4 y = (n0 + lr < n_out && kk + v < k) ? LOAD4(w, (size_t)(n0 + lr) * k + kk + v) : (float4)(0.0f); \
+            as[lc + v][lr] = x.s0; as[lc + v + 1][lr] = x.s1; as[lc + v + 2][lr] = x.s2; as[lc + v + 3][lr] = x.s3; \
+            ws[lc + v][lr] = y.s0; ws[lc + v + 1][lr] = y.s1; ws[lc + v + 2][lr] = y.s2; ws[lc + v + 3][lr] = y.s3; \
         }                                                                                            \
         barrier(CLK_LOCAL_MEM_FENCE);                                                                \
         for (int c = 0; c < TK; c++) {                                                               \
-            float av[4], wv[4];                                                                      \
-            for (int i = 0; i < 4; i++) av[i] = as[c][ty + 16 * i];                                  \
-            for (int j = 0; j < 4; j++) wv[j] = ws[c][tx + 16 * j];                                  \
-            for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) acc[i][j] = fma(av[i], wv[j], acc[i][j]); \
+            float av[R], wv[R];                                                                      \
+            for (int i = 0; i < R; i++) av[i] = as[c][ty + 16 * i];                                  \
+            for (int j = 0; j < R; j++) wv[j] = ws[c][tx + 16 * j];                                  \
+            for (int i = 0; i < R; i++) for (int j = 0; j < R; j++) acc[i][j] = fma(av[i], wv[j], acc[i][j]); \
         }                                                                                            \
         barrier(CLK_LOCAL_MEM_FENCE);                                                                \
     }                                                                                                \
-    for (int i = 0; i < 4; i++) {                                                                    \
+    for (int i = 0; i < R; i++) {                                                                    \
         const int m = m0 + ty + 16 * i;                                                              \
         if (m >= rows) continue;                                                                     \
-        for (int j = 0; j < 4; j++) {                                                                \
+        for (int j = 0; j < R; j++) {                                                                \
             const int n = n0 + tx + 16 * j;                                                          \
-            if (n < n_out) EPI(acc[i][j] + bias[n], out, (size_t)m * n_out + n);           \
+            if (n < n_out) EPI(acc[i][j] + bias[n], out, (size_t)m * n_out + n);                     \
         }                                                                                            \
     }
 
 #define GEMM_ARGS(OUT_T) __global const STORE_T* a, int a_row0, __global const STORE_T* w, __global const float* bias, \
                          __global OUT_T* out, int rows, int n_out, int k
-__kernel __attribute__((reqd_work_group_size(16, 16, 1))) void KERNEL(gemm_f32out)(GEMM_ARGS(float)) { GEMM_BODY(EPI_F32) }
-__kernel __attribute__((reqd_work_group_size(16, 16, 1))) void KERNEL(gemm_gelu)(GEMM_ARGS(STORE_T)) { GEMM_BODY(EPI_GELU) }
-__kernel __attribute__((reqd_work_group_size(16, 16, 1))) void KERNEL(gemm_residual)(GEMM_ARGS(float)) { GEMM_BODY(EPI_RESIDUAL) }
+#define GEMM_KERNELS(NAME, T, R)                                                                                            \
+__kernel __attribute__((reqd_work_group_size(16, 16, 1))) void KERNEL(NAME##_f32out)(GEMM_ARGS(float)) { GEMM_BODY(EPI_F32, T, R) }        \
+__kernel __attribute__((reqd_work_group_size(16, 16, 1))) void KERNEL(NAME##_gelu)(GEMM_ARGS(STORE_T)) { GEMM_BODY(EPI_GELU, T, R) }      \
+__kernel __attribute__((reqd_work_group_size(16, 16, 1))) void KERNEL(NAME##_residual)(GEMM_ARGS(float)) { GEMM_BODY(EPI_RESIDUAL, T, R) }
+GEMM_KERNELS(gemm, 64, 4)
+GEMM_KERNELS(gemm128, 128, 8)
 
-// One row of A against W: out[n] (epilogue) A[a_row0] . W[n] + bias[n]. One work-group per
-// output n, GEMV_WG work-items striding over k four elements at a time (k is a multiple of 4).
+// One row of A against W: out[n] (epilogue) A[a_row0] . W[n] + bias[n]. GEMV_ROWS outputs per
+// work-group of GEMV_WG, one output per GEMV_WG / GEMV_ROWS work-items (a warp on NVIDIA), which
+// stride over k eight elements at a time with 16-byte loads (k a multiple of 8: rows 16-byte
+// aligned), or four at a time with 8-byte loads otherwise. One barrier, then one work-item per
+// output sums its lanes' partial sums. Decode streams every weight once per token through here.
+#define LANES (GEMV_WG / GEMV_ROWS)
+#if STORAGE_F16
+inline float dot8(__global const half* a, __global const half* w) {
+    const uint4 ra = *(__global const uint4*)a, rw = *(__global const uint4*)w;
+    const float8 x = vload_half8(0, (const __private half*)&ra), y = vload_half8(0, (const __private half*)&rw);
+    return dot(x.lo, y.lo) + dot(x.hi, y.hi);
+}
+#else
+inline float dot8(__global const float* a, __global const float* w) {
+    return dot(*(__global const float4*)a, *(__global const float4*)w) + dot(*(__global const float4*)(a + 4), *(__global const float4*)(w + 4));
+}
+#endif
 #define GEMV_BODY(EPI)                                                                  \
     __local float part[GEMV_WG];                                                        \
-    const int n = get_group_id(0), tid = get_local_id(0);                              \
-    __global const STORE_T* ar = a + (size_t)a_row0 * k;                                \
-    __global const STORE_T* wr = w + (size_t)n * k;                                     \
+    const int lid = get_local_id(0), lane = lid % LANES;                                \
+    const int n = get_group_id(0) * GEMV_ROWS + lid / LANES;                            \
     float s = 0.0f;                                                                     \
-    for (int i = 4 * tid; i < k; i += 4 * GEMV_WG) s += dot(LOAD4(ar, i), LOAD4(wr, i)); \
-    part[tid] = s;                                                                      \
-    barrier(CLK_LOCAL_MEM_FENCE);                                                       \
-    for (int h = GEMV_WG / 2; h > 0; h >>= 1) {                                         \
-        if (tid < h) part[tid] += part[tid + h];                                        \
-        barrier(CLK_LOCAL_MEM_FENCE);                                                   \
+    if (n < n_out) {                                                                    \
+        __global const STORE_T* ar = a + (size_t)a_row0 * k;                            \
+        __global const STORE_T* wr = w + (size_t)n * k;                                 \
+        if (k % 8 == 0) {                                                               \
+            for (int i = 8 * lane; i < k; i += 8 * LANES) s += dot8(ar + i, wr + i);    \
+        } else {                                                                        \
+            for (int i = 4 * lane; i < k; i += 4 * LANES) s += dot(LOAD4(ar, i), LOAD4(wr, i)); \
+        }                                                                               \
     }                                                                                   \
-    if (tid == 0) EPI(part[0] + bias[n], out, n);
+    part[lid] = s;                                                                      \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                       \
+    if (lane == 0 && n < n_out) {                                                       \
+        float t = 0.0f;                                                                 \
+        for (int j = 0; j < LANES; j++) t += part[lid + j];                             \
+        EPI(t + bias[n], out, n);                                                       \
+    }
 
 #define GEMV_ARGS(OUT_T) __global const STORE_T* a, int a_row0, __global const STORE_T* w, __global const float* bias, \
                          __global OUT_T* out, int n_out, int k

@@ -230,13 +230,13 @@ public final class PhiModel implements AutoCloseable {
                         .arg(6, v).arg(7, h);
                 return s -> {
                     kn.arg(5, s.rows());
-                    kn.launch(ctx, gemmGlobal(s.rows(), v), new long[] {16, 16});
+                    kn.launch(ctx, PhiKernels.gemmGlobal(s.rows(), v, 64), new long[] {16, 16});
                 };
             }
             ClKernel kn = kernel(k, "gemv_f32out").arg(0, hf.buffer()).arg(2, w.lmHeadW).arg(3, w.lmHeadB).arg(4, logits).arg(5, v).arg(6, h);
             return s -> {
                 kn.arg(1, s.rows() - 1);   // the last row only
-                kn.launch(ctx, new long[] {(long) v * k.gemvWg()}, new long[] {k.gemvWg()});
+                kn.launch(ctx, k.gemvGlobal(v), new long[] {k.gemvWg()});
             };
         });
         g.node("argmax", List.of(), List.of(), gr -> {
@@ -268,17 +268,16 @@ public final class PhiModel implements AutoCloseable {
     private Graph.Launch matmul(PhiKernels k, boolean decode, String epilogue, Tensor a, ClBuffer wt, ClBuffer b, Tensor out, int n, int kk) {
         if (decode) {
             ClKernel kn = kernel(k, "gemv_" + epilogue).arg(0, a.buffer()).arg(1, 0).arg(2, wt).arg(3, b).arg(4, out.buffer()).arg(5, n).arg(6, kk);
-            return s -> kn.launch(ctx, new long[] {(long) n * k.gemvWg()}, new long[] {k.gemvWg()});
+            return s -> kn.launch(ctx, k.gemvGlobal(n), new long[] {k.gemvWg()});
         }
-        ClKernel kn = kernel(k, "gemm_" + epilogue).arg(0, a.buffer()).arg(1, 0).arg(2, wt).arg(3, b).arg(4, out.buffer()).arg(6, n).arg(7, kk);
+        ClKernel small = kernel(k, PhiKernels.gemmName(64) + epilogue), big = kernel(k, PhiKernels.gemmName(128) + epilogue);
+        for (ClKernel kn : new ClKernel[] {small, big}) kn.arg(0, a.buffer()).arg(1, 0).arg(2, wt).arg(3, b).arg(4, out.buffer()).arg(6, n).arg(7, kk);
         return s -> {
+            int tile = k.gemmTile(s.rows(), n);
+            ClKernel kn = tile == 128 ? big : small;
             kn.arg(5, s.rows());
-            kn.launch(ctx, gemmGlobal(s.rows(), n), new long[] {16, 16});
+            kn.launch(ctx, PhiKernels.gemmGlobal(s.rows(), n, tile), new long[] {16, 16});
         };
-    }
-
-    private static long[] gemmGlobal(int rows, int n) {
-        return new long[] {(long) (n + PhiKernels.TN - 1) / PhiKernels.TN * 16, (long) (rows + PhiKernels.TM - 1) / PhiKernels.TM * 16};
     }
 
     public PhiConfig config() {

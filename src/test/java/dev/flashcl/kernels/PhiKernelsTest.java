@@ -129,7 +129,7 @@ class PhiKernelsTest {
     static Stream<Arguments> matmulCases() {
         int[][] sizes = {{1, 1, 4}, {2, 63, 20}, {17, 64, 64}, {64, 65, 80}, {65, 129, 164}, {130, 200, 36}};
         List<Arguments> out = new ArrayList<>();
-        for (Storage s : Storage.values()) for (String epi : new String[] {"f32out", "gelu", "residual"}) for (int[] z : sizes) out.add(Arguments.of(s, epi, z[0], z[1], z[2]));
+        for (Storage s : Storage.values()) for (String epi : new String[] {"f32out", "gelu", "residual"}) for (int[] z : sizes) for (int tile : new int[] {64, 128}) out.add(Arguments.of(s, epi, z[0], z[1], z[2], tile));
         return out.stream();
     }
 
@@ -138,9 +138,9 @@ class PhiKernelsTest {
     }
 
     /** GEMM over all rows, and GEMV (decode) on each of the first rows through a_row0. */
-    @ParameterizedTest(name = "{0} {1} rows {2} n {3} k {4}")
+    @ParameterizedTest(name = "{0} {1} rows {2} n {3} k {4} tile {5}")
     @MethodSource("matmulCases")
-    void gemmAndGemv(Storage s, String epi, int rows, int n, int kk) {
+    void gemmAndGemv(Storage s, String epi, int rows, int n, int kk, int tile) {
         SplittableRandom r = new SplittableRandom(rows * 1000L + n * 10L + kk);
         float[] a = random(r, rows * kk, 2, s), w = random(r, n * kk, 1.0 / Math.sqrt(kk), s), b = random(r, n, 0.5, Storage.F32);
         boolean residual = epi.equals("residual");
@@ -150,21 +150,21 @@ class PhiKernelsTest {
         ClBuffer ab = upload("a", a, s), wb = upload("w", w, s), bb = upload("bias", b, Storage.F32);
         ClBuffer out = output("gemm out", rows * n, outS);
         if (residual) { float[] withGuard = java.util.Arrays.copyOf(init, rows * n + 64); java.util.Arrays.fill(withGuard, rows * n, rows * n + 64, 777f); out.write(withGuard); }
-        try (ClKernel kn = k.kernel("gemm_" + epi)) {
+        try (ClKernel kn = k.kernel(PhiKernels.gemmName(tile) + epi)) {
             kn.arg(0, ab).arg(1, 0).arg(2, wb).arg(3, bb).arg(4, out).arg(5, rows).arg(6, n).arg(7, kk);
-            kn.launch(CTX, new long[] {(long) (n + 63) / 64 * 16, (long) (rows + 63) / 64 * 16}, new long[] {16, 16});
+            kn.launch(CTX, PhiKernels.gemmGlobal(rows, n, tile), new long[] {16, 16});
         }
         float[] got = read(out, rows * n, outS);
         for (int m = 0; m < rows; m++) for (int j = 0; j < n; j++) check(epi + " [" + m + "," + j + "]", ref(a, w, b, init, m, j, kk, epi), got[m * n + j], tol(a, w, b, m, j, kk, epi, s));
         assertGuard(out, rows * n, outS);
-        // GEMV: one row at a time, picked by a_row0
-        for (int m = 0; m < Math.min(rows, 3); m++) {
+        // GEMV: one row at a time, picked by a_row0 (once per case: the tile does not apply)
+        for (int m = 0; m < (tile == 64 ? Math.min(rows, 3) : 0); m++) {
             float[] init1 = residual ? java.util.Arrays.copyOfRange(init, m * n, m * n + n) : new float[n];
             ClBuffer o1 = output("gemv out", n, outS);
             if (residual) { float[] g = java.util.Arrays.copyOf(init1, n + 64); java.util.Arrays.fill(g, n, n + 64, 777f); o1.write(g); }
             try (ClKernel kn = k.kernel("gemv_" + epi)) {
                 kn.arg(0, ab).arg(1, m).arg(2, wb).arg(3, bb).arg(4, o1).arg(5, n).arg(6, kk);
-                kn.launch(CTX, new long[] {(long) n * k.gemvWg()}, new long[] {k.gemvWg()});
+                kn.launch(CTX, k.gemvGlobal(n), new long[] {k.gemvWg()});
             }
             float[] g1 = read(o1, n, outS);
             for (int j = 0; j < n; j++) check("gemv " + epi + " row " + m + " [" + j + "]", ref(a, w, b, init, m, j, kk, epi), g1[j], tol(a, w, b, m, j, kk, epi, s));
