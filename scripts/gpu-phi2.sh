@@ -18,3 +18,11 @@ java_main() { bash -c 'source .gpu/env.sh; GPU_JAVA_OPTS="-Xmx24g" gpu_java dev.
 cp /tmp/phi2/transformers_speed.json "$out/" 2>/dev/null
 timeout 200 bash -c "$(declare -f java_main); java_main verify --model /tmp/phi2/model --reference /tmp/phi2" 2>&1 | tee "$out/verify.log"
 timeout 200 bash -c "$(declare -f java_main); java_main bench generate --model /tmp/phi2/model --json $out/generate.json" 2>&1 | tee "$out/bench-generate.log"
+if [ "${TESTS:-phi}" != none ]; then
+  # the engine's test classes on the GPU (the attention sweeps run through scripts/gpu-attention.sh)
+  timeout "${TEST_LIMIT:-200}" bash -c "source .gpu/env.sh; gpu_test --select-class dev.flashcl.kernels.PhiKernelsTest \
+    --select-class dev.flashcl.phi.PhiModelTest --select-class dev.flashcl.phi.EmbeddedModelTest --select-class dev.flashcl.phi.GenerateErrorsTest \
+    --select-class dev.flashcl.tokenizer.TokenizerGoldenTest --select-class dev.flashcl.checkpoint.CheckpointErrorsTest --details=tree" > "$out/tests.log" 2>&1
+  echo "tests exit $?"; grep -E "tests (successful|failed|found)|containers failed" "$out/tests.log"
+  grep -B2 -A12 -E "✘|Failures \(" "$out/tests.log" | head -60
+fi

@@ -201,9 +201,51 @@ final class BenchCommand {
                     rows.add(java.util.Map.of("phase", "decode", "context", c, "median_ms", med, "tokens_per_s", 1000 / med));
                 }
                 out.put("results", rows);
+                out.put("decode_profile", profile(ctx, m, rng, vocab));
                 if (json != null) new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(json, out);
             }
             return 0;
+        }
+
+        /**
+         * One decode step at context 512, node by node with a clFinish after each: wall time per
+         * kind of node (layers summed) and the bandwidth of its weights. The waits add host gaps
+         * the real step does not have; the sum is compared with the real step's time.
+         */
+        static java.util.Map<String, Object> profile(ClContext ctx, dev.flashcl.phi.PhiModel m, java.util.SplittableRandom rng, int vocab) {
+            var c = m.config();
+            long h = c.hiddenSize(), f = c.intermediateSize(), v = c.vocabSize(), sb = m.storage().bytes;
+            java.util.Map<String, Long> weightBytes = java.util.Map.of("attn.qkv", 3 * h * h * sb * c.numLayers(), "attn.dense", h * h * sb * c.numLayers(),
+                    "mlp.fc1", f * h * sb * c.numLayers(), "mlp.fc2", h * f * sb * c.numLayers(), "lm_head", v * h * sb);
+            java.util.Map<String, double[]> byKind = new java.util.LinkedHashMap<>();
+            m.reset();
+            int context = Math.min(512, m.contextLength() - 4);
+            m.prefill(rng.ints(context, 0, Math.min(vocab, 50000)).toArray(), null);
+            for (int rep = 0; rep < 3; rep++) {
+                final boolean record = rep == 2;
+                long[] last = {System.nanoTime()};
+                m.decode((node, step) -> {
+                    ctx.finish();
+                    long now = System.nanoTime();
+                    if (record) byKind.computeIfAbsent(node.replaceFirst("^layer\\.\\d+\\.", ""), k -> new double[1])[0] += (now - last[0]) / 1e6;
+                    last[0] = now;
+                });
+            }
+            System.out.println("decode step at context " + context + ", node by node (a clFinish after each):");
+            System.out.println("| node | ms per token | weights | GB/s |");
+            System.out.println("|---|---:|---:|---:|");
+            java.util.Map<String, Object> out = new java.util.LinkedHashMap<>();
+            double total = 0;
+            for (var e : byKind.entrySet()) {
+                double ms = e.getValue()[0];
+                total += ms;
+                Long wb = weightBytes.get(e.getKey());
+                System.out.printf(Locale.ROOT, "| %s | %.3f | %s | %s |%n", e.getKey(), ms, wb == null ? "" : Bytes.format(wb),
+                        wb == null ? "" : String.format(Locale.ROOT, "%.0f", wb / ms / 1e6));
+                out.put(e.getKey(), java.util.Map.of("ms", ms, "weight_bytes", wb == null ? 0L : wb));
+            }
+            System.out.printf(Locale.ROOT, "| sum | %.3f | | |%n", total);
+            return out;
         }
 
         static double median(double[] a) {
