@@ -12,7 +12,7 @@
 //                  g      = gelu_new(h W1^T + b) (EPI 1: STORE_T out)
 //                  x     += o Wd^T + b           (EPI 2: residual add into fp32 x)
 //   rope_cache     q, k   = partial rotate-half RoPE (first ROT dims); k, v appended to the cache
-//   argmax         token  = first index of the largest logit
+//   argmax         token  = first index of the largest logit, and whether it is finite
 
 #ifndef STORAGE_F16
 #define STORAGE_F16 1
@@ -228,7 +228,9 @@ __kernel void KERNEL(rope_cache)(__global const float* qkv, __global const float
     STORE(vv, v_cache, at);
 }
 
-// token[0] = the first index of the largest of logits[first .. first + n) (minus first). One work-group.
+// token[0] = the first index of the largest of logits[first .. first + n) (minus first); token[1] =
+// 1 when that largest value is NaN or infinite (NaN wins the comparison), the host's cheap check
+// that the step went wrong somewhere. One work-group.
 __kernel __attribute__((reqd_work_group_size(ARGMAX_WG, 1, 1)))
 void KERNEL(argmax)(__global const float* logits_all, int first, int n, __global int* token) {
     __global const float* logits = logits_all + first;
@@ -255,5 +257,8 @@ void KERNEL(argmax)(__global const float* logits_all, int first, int n, __global
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    if (tid == 0) token[0] = where[0] == 0x7fffffff ? 0 : where[0];
+    if (tid == 0) {
+        token[0] = where[0] == 0x7fffffff ? 0 : where[0];
+        token[1] = (where[0] == 0x7fffffff || !isfinite(best[0])) ? 1 : 0;
+    }
 }

@@ -118,6 +118,16 @@ public final class ClContext implements AutoCloseable {
         return bytesInUse;
     }
 
+    /** Buffers of this context not yet released. */
+    public int openBuffers() {
+        return buffers.size();
+    }
+
+    /** Programs this context built and holds (cached until it closes). */
+    public int programCount() {
+        return programs.size();
+    }
+
     /** The most bytes held at once since the last {@link #resetPeak()}. */
     public synchronized long peakBytes() {
         return peakBytes;

@@ -17,9 +17,17 @@ public final class ClKernel implements AutoCloseable {
     private final String name;
     private boolean released;
 
+    private static final java.util.concurrent.atomic.AtomicInteger LIVE = new java.util.concurrent.atomic.AtomicInteger();
+
     ClKernel(cl_kernel kernel, String name) {
         this.kernel = kernel;
         this.name = name;
+        LIVE.incrementAndGet();
+    }
+
+    /** Kernel objects created and not yet released, in this process (leak checks). */
+    public static int live() {
+        return LIVE.get();
     }
 
     public String name() {
@@ -90,5 +98,6 @@ public final class ClKernel implements AutoCloseable {
         if (released) return;
         released = true;
         clReleaseKernel(kernel);
+        LIVE.decrementAndGet();
     }
 }

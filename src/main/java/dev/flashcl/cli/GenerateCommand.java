@@ -70,14 +70,35 @@ final class GenerateCommand implements Callable<Integer> {
             }
             try (m) {
                 Generator.Options g = new Generator.Options(maxNewTokens, temperature, topK, topP, seed, null, stops, noCleanUp ? Boolean.FALSE : null);
-                Generator.Result r = new Generator(m).generate(text, g, s -> {
-                    out.print(s);
-                    out.flush();
+                Generator gen = new Generator(m);
+                // Ctrl-C: stop after the current token, print the statistics, release the device
+                java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+                Thread hook = new Thread(() -> {
+                    gen.cancel();
+                    try {
+                        done.await(5, java.util.concurrent.TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
                 });
-                out.println();
-                System.err.printf(Locale.ROOT, "%d prompt tokens, %d new tokens (%s); prefill %.1f tokens/s, decode %.1f tokens/s; device %s, %s in use%n",
-                        r.promptIds().length, r.newIds().length, r.stopReason(), r.prefillTokensPerSecond(), r.decodeTokensPerSecond(),
-                        ctx.device().name(), Bytes.format(ctx.bytesInUse()));
+                Runtime.getRuntime().addShutdownHook(hook);
+                try {
+                    Generator.Result r = gen.generate(text, g, s -> {
+                        out.print(s);
+                        out.flush();
+                    });
+                    out.println();
+                    System.err.printf(Locale.ROOT, "%d prompt tokens, %d new tokens (%s); prefill %.1f tokens/s, decode %.1f tokens/s; device %s, %s in use%n",
+                            r.promptIds().length, r.newIds().length, r.stopReason(), r.prefillTokensPerSecond(), r.decodeTokensPerSecond(),
+                            ctx.device().name(), Bytes.format(ctx.bytesInUse()));
+                } finally {
+                    done.countDown();   // the hook (Ctrl-C) waits for the statistics
+                }
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);
+                } catch (IllegalStateException shuttingDown) {
+                    // Ctrl-C arrived: the hook is running and waits for this block to end
+                }
             }
         }
         return 0;

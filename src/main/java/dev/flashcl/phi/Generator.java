@@ -43,9 +43,19 @@ public final class Generator {
     }
 
     private final PhiModel model;
+    private volatile boolean cancelled;
 
     public Generator(PhiModel model) {
         this.model = model;
+    }
+
+    /**
+     * Stops the generation running on this generator (from any thread, a callback or a signal
+     * handler) after the step in flight: the result so far comes back with stop reason
+     * "cancelled" and the model stays usable. An interrupt of the generating thread does the same.
+     */
+    public void cancel() {
+        cancelled = true;
     }
 
     /** Generates from a text prompt with the model's tokenizer; {@code onText} (may be null) gets the text as it becomes final. */
@@ -70,7 +80,11 @@ public final class Generator {
                     + o.topP() + ", " + o.topK());
         }
         synchronized (model) {
-            return run(promptIds, o, onText);
+            try {
+                return run(promptIds, o, onText);
+            } finally {
+                cancelled = false;
+            }
         }
     }
 
@@ -100,6 +114,10 @@ public final class Generator {
                 break;
             }
             if (out.size() >= o.maxNewTokens()) break;
+            if (cancelled || Thread.currentThread().isInterrupted()) {
+                reason = "cancelled";
+                break;
+            }
             if (sample) model.setNextToken(next);
             next = model.decode(null);
             if (sample) next = sample(o, rng);

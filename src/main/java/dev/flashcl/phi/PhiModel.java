@@ -85,7 +85,7 @@ public final class PhiModel implements AutoCloseable {
     private ClBuffer ids, logits, kCache, vCache, invFreq, qDecode;
     private Graph prefillGraph, decodeGraph;
     private FlashAttention flash;
-    private int cached;   // positions held in the KV cache
+    private volatile int cached;   // positions held in the KV cache (read by other threads: progress, cancellation)
 
     private PhiModel(ClContext ctx, PhiConfig cfg, Tokenizer tokenizer, Options opts) {
         this.ctx = ctx;
@@ -152,7 +152,7 @@ public final class PhiModel implements AutoCloseable {
     private void build() {
         int h = cfg.hiddenSize(), heads = cfg.numHeads(), d = cfg.headDim(), layers = cfg.numLayers();
         int chunk = Math.min(opts.prefillChunk(), context);
-        ids = own(ctx.allocate("token ids", (long) chunk * 4));
+        ids = own(ctx.allocate("token ids", (long) Math.max(chunk, 2) * 4));   // argmax leaves (id, not-finite flag) in the first two
         logits = own(ctx.allocate("logits", (long) (opts.allLogits() ? chunk : 1) * cfg.vocabSize() * 4));
         long layerCache = (long) heads * context * d;
         kCache = own(ctx.allocate("KV cache (keys)", layers * layerCache * st.bytes));
@@ -324,13 +324,55 @@ public final class PhiModel implements AutoCloseable {
             if (t < 0 || t >= cfg.vocabSize()) throw new IllegalArgumentException("token id " + t + " is outside the vocabulary of " + cfg.vocabSize());
         }
         int chunk = Math.min(opts.prefillChunk(), context);
+        int first = cached;
         for (int start = 0; start < tokens.length; start += chunk) {
             int rows = Math.min(chunk, tokens.length - start);
             ids.write(java.util.Arrays.copyOfRange(tokens, start, start + rows));
             prefillGraph.run(new Step(rows, cached), observer);
             cached += rows;
         }
-        return readToken();
+        int[] r = readIdAndFlag();
+        if (r[1] != 0) throw diagnose(tokens, first);
+        return last = r[0];
+    }
+
+    private int last;   // the id the next decode step reads, as the host last saw it
+
+    /**
+     * The logits went NaN or infinite: runs the same tokens again from the same position with a
+     * check of the residual stream after the embedding and after every layer, and names the
+     * first place a non-finite value appeared.
+     */
+    private NumericalException diagnose(int[] tokens, int first) {
+        cached = first;
+        String[] found = {null};
+        boolean decode = tokens.length == 1 && first > 0;
+        Graph g = decode ? decodeGraph : prefillGraph;
+        int h = cfg.hiddenSize();
+        Graph.Observer check = (node, step) -> {
+            if (found[0] != null || !(node.equals("embed") || node.endsWith(".mlp.fc2") || node.equals("final_layernorm"))) return;
+            String tensor = node.equals("final_layernorm") ? "final_h" : "x";
+            if (tensor.equals("final_h") && st != Storage.F32) return;
+            float[] v = new float[step.rows() * h];
+            g.get(tensor).buffer().read(v, 0);
+            for (float f : v) {
+                if (!Float.isFinite(f)) {
+                    found[0] = node.equals("embed") ? "the embedding" : node.equals("final_layernorm") ? "the final LayerNorm"
+                            : "layer " + node.split("\\.")[1] + " (its output, x + attention + MLP)";
+                    return;
+                }
+            }
+        };
+        int chunk = Math.min(opts.prefillChunk(), context);
+        for (int start = 0; start < tokens.length; start += chunk) {
+            int rows = Math.min(chunk, tokens.length - start);
+            ids.write(java.util.Arrays.copyOfRange(tokens, start, start + rows));
+            g.run(new Step(rows, cached), check);
+            cached += rows;
+        }
+        return new NumericalException(String.format("NaN or infinity in the logits at position %d; it first appeared in %s. "
+                + "The checkpoint may hold non-finite weights, or activations overflowed %s storage (try --storage f32)",
+                cached - 1, found[0] != null ? found[0] : "the lm_head (every layer's output was finite)", st.suffix));
     }
 
     /**
@@ -339,21 +381,25 @@ public final class PhiModel implements AutoCloseable {
      */
     public int decode(Graph.Observer observer) {
         if (cached + 1 > context) throw new IllegalStateException("the KV cache is full (" + context + " positions)");
+        int input = last;
         decodeGraph.run(new Step(1, cached), observer);
         cached += 1;
-        return readToken();
+        int[] r = readIdAndFlag();
+        if (r[1] != 0) throw diagnose(new int[] {input}, cached - 1);
+        return last = r[0];
     }
 
     /** Overrides the id the next decode step reads (sampling picks it on the host). */
     public void setNextToken(int id) {
         if (id < 0 || id >= cfg.vocabSize()) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + cfg.vocabSize());
         ids.write(new int[] {id});
+        last = id;
     }
 
-    private int readToken() {
-        int[] t = new int[1];
+    private int[] readIdAndFlag() {
+        int[] t = new int[2];
         ids.read(t);
-        return t[0];
+        return t;
     }
 
     /** The logits of the last pass: its last row, or with allLogits after a prefill, {@code rows} rows. */
