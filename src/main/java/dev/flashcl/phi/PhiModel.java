@@ -165,7 +165,7 @@ public final class PhiModel implements AutoCloseable {
         }
         invFreq = own(ctx.allocate("rotary inverse frequencies", Math.max(4, inv.length * 4L)));
         if (inv.length > 0) invFreq.write(inv);
-        flash = own(new FlashAttention(ctx, st, d));
+        flash = own(new FlashAttention(ctx, st, d).build(true, true));   // compile now, not inside the first prefill
         PhiKernels k = new PhiKernels(ctx, st);
         prefillGraph = own(buildGraph("prefill", k, chunk, false));
         decodeGraph = own(buildGraph("decode", k, 1, true));
