@@ -166,33 +166,64 @@ inline float dot8(__global const float* a, __global const float* w) {
     return dot(*(__global const float4*)a, *(__global const float4*)w) + dot(*(__global const float4*)(a + 4), *(__global const float4*)(w + 4));
 }
 #endif
-#define GEMV_BODY(EPI)                                                                  \
+// This lane's share of A[row] . W[row] over k.
+inline float gemv_lane(__global const STORE_T* ar, __global const STORE_T* wr, int k, int lane) {
+    float s = 0.0f;
+    if (k % 8 == 0) {
+        for (int i = 8 * lane; i < k; i += 8 * LANES) s += dot8(ar + i, wr + i);
+    } else {
+        for (int i = 4 * lane; i < k; i += 4 * LANES) s += dot(LOAD4(ar, i), LOAD4(wr, i));
+    }
+    return s;
+}
+
+// The lanes' partial sums of each output, added by its first lane (one barrier).
+#define GEMV_REDUCE(s)                                                                  \
     __local float part[GEMV_WG];                                                        \
+    part[lid] = (s);                                                                    \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                       \
+    float total = 0.0f;                                                                 \
+    if (lane == 0) for (int j = 0; j < LANES; j++) total += part[lid + j];
+
+#define GEMV_BODY(EPI)                                                                  \
     const int lid = get_local_id(0), lane = lid % LANES;                                \
     const int n = get_group_id(0) * GEMV_ROWS + lid / LANES;                            \
-    float s = 0.0f;                                                                     \
-    if (n < n_out) {                                                                    \
-        __global const STORE_T* ar = a + (size_t)a_row0 * k;                            \
-        __global const STORE_T* wr = w + (size_t)n * k;                                 \
-        if (k % 8 == 0) {                                                               \
-            for (int i = 8 * lane; i < k; i += 8 * LANES) s += dot8(ar + i, wr + i);    \
-        } else {                                                                        \
-            for (int i = 4 * lane; i < k; i += 4 * LANES) s += dot(LOAD4(ar, i), LOAD4(wr, i)); \
-        }                                                                               \
-    }                                                                                   \
-    part[lid] = s;                                                                      \
-    barrier(CLK_LOCAL_MEM_FENCE);                                                       \
-    if (lane == 0 && n < n_out) {                                                       \
-        float t = 0.0f;                                                                 \
-        for (int j = 0; j < LANES; j++) t += part[lid + j];                             \
-        EPI(t + bias[n], out, n);                                                       \
-    }
+    const float s = n < n_out ? gemv_lane(a + (size_t)a_row0 * k, w + (size_t)n * k, k, lane) : 0.0f; \
+    GEMV_REDUCE(s)                                                                      \
+    if (lane == 0 && n < n_out) EPI(total + bias[n], out, n);
 
 #define GEMV_ARGS(OUT_T) __global const STORE_T* a, int a_row0, __global const STORE_T* w, __global const float* bias, \
                          __global OUT_T* out, int n_out, int k
 __kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1))) void KERNEL(gemv_f32out)(GEMV_ARGS(float)) { GEMV_BODY(EPI_F32) }
 __kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1))) void KERNEL(gemv_gelu)(GEMV_ARGS(STORE_T)) { GEMV_BODY(EPI_GELU) }
 __kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1))) void KERNEL(gemv_residual)(GEMV_ARGS(float)) { GEMV_BODY(EPI_RESIDUAL) }
+
+// Decode, both products that read the LayerNorm output in one launch: outputs [0, n1) are
+// qkv = h W1^T + b1 (fp32), outputs [n1, n1 + n2) are g = gelu_new(h W2^T + b2) (STORE_T).
+__kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1)))
+void KERNEL(gemv_qkv_fc1)(__global const STORE_T* h, __global const STORE_T* w1, __global const float* b1, __global float* out1, int n1,
+                          __global const STORE_T* w2, __global const float* b2, __global STORE_T* out2, int n2, int k) {
+    const int lid = get_local_id(0), lane = lid % LANES;
+    const int n = get_group_id(0) * GEMV_ROWS + lid / LANES;
+    const float s = n < n1 ? gemv_lane(h, w1 + (size_t)n * k, k, lane)
+                  : n < n1 + n2 ? gemv_lane(h, w2 + (size_t)(n - n1) * k, k, lane) : 0.0f;
+    GEMV_REDUCE(s)
+    if (lane == 0 && n < n1) EPI_F32(total + b1[n], out1, n);
+    else if (lane == 0 && n < n1 + n2) EPI_GELU(total + b2[n - n1], out2, n - n1);
+}
+
+// Decode, both products that add into the residual stream in one launch (Phi's parallel block):
+// x[n] += o . Wd[n] + bd[n] + g . W2[n] + b2[n], with o of length k1 and g of length k2.
+__kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1)))
+void KERNEL(gemv_dense_fc2)(__global const STORE_T* o, __global const STORE_T* wd, __global const float* bd, int k1,
+                            __global const STORE_T* g, __global const STORE_T* w2, __global const float* b2, int k2,
+                            __global float* x, int n_out) {
+    const int lid = get_local_id(0), lane = lid % LANES;
+    const int n = get_group_id(0) * GEMV_ROWS + lid / LANES;
+    const float s = n < n_out ? gemv_lane(o, wd + (size_t)n * k1, k1, lane) + gemv_lane(g, w2 + (size_t)n * k2, k2, lane) : 0.0f;
+    GEMV_REDUCE(s)
+    if (lane == 0 && n < n_out) EPI_RESIDUAL(total + bd[n] + b2[n], x, n);
+}
 
 // qkv [rows, 3H] fp32 -> q [heads, rows, D] (STORE_T) and k, v appended to this layer's cache
 // [heads, ctx, D] (starting at row cache_row0 of the all-layer cache) at positions pos0 .. pos0 + rows - 1. Rotate-half RoPE on the first `rot`

@@ -215,8 +215,8 @@ final class BenchCommand {
         static java.util.Map<String, Object> profile(ClContext ctx, dev.flashcl.phi.PhiModel m, java.util.SplittableRandom rng, int vocab) {
             var c = m.config();
             long h = c.hiddenSize(), f = c.intermediateSize(), v = c.vocabSize(), sb = m.storage().bytes;
-            java.util.Map<String, Long> weightBytes = java.util.Map.of("attn.qkv", 3 * h * h * sb * c.numLayers(), "attn.dense", h * h * sb * c.numLayers(),
-                    "mlp.fc1", f * h * sb * c.numLayers(), "mlp.fc2", h * f * sb * c.numLayers(), "lm_head", v * h * sb);
+            java.util.Map<String, Long> weightBytes = java.util.Map.of("qkv+mlp.fc1", (3 * h * h + f * h) * sb * c.numLayers(),
+                    "dense+mlp.fc2", (h * h + h * f) * sb * c.numLayers(), "lm_head", v * h * sb);
             java.util.Map<String, double[]> byKind = new java.util.LinkedHashMap<>();
             m.reset();
             int context = Math.min(512, m.contextLength() - 4);

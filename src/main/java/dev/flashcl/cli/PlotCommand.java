@@ -18,7 +18,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code flashcl plot attention}: prefill time against N from {@code bench attention --json} (and PyTorch's JSON). */
-@Command(name = "plot", description = "Plots from benchmark JSON files.", subcommands = {PlotCommand.Attention.class})
+@Command(name = "plot", description = "Plots from benchmark JSON files.", subcommands = {PlotCommand.Attention.class, PlotCommand.Generate.class})
 final class PlotCommand {
 
     @Command(name = "attention", mixinStandardHelpOptions = true,
@@ -65,6 +65,60 @@ final class PlotCommand {
                 });
                 XYSeries s = chart.addSeries(e.getKey(), x, y);
                 s.setMarker(SeriesMarkers.CIRCLE);
+            }
+            BitmapEncoder.saveBitmap(chart, out.getPath().replaceAll("\\.png$", ""), BitmapEncoder.BitmapFormat.PNG);
+            System.err.println("wrote " + out);
+            return 0;
+        }
+    }
+
+    @Command(name = "generate", mixinStandardHelpOptions = true,
+            description = "Decode tokens/s against context length: flashcl, and transformers (sdpa, eager) if given.")
+    static final class Generate implements Callable<Integer> {
+        @Option(names = "--json", required = true, description = "Output of 'flashcl bench generate --json'.")
+        File json;
+        @Option(names = "--transformers", description = "transformers_speed.json of scripts/phi2_reference.py --speed, same device call.")
+        File transformers;
+        @Option(names = "--out", required = true, description = "PNG file to write.")
+        File out;
+
+        @Override
+        public Integer call() throws Exception {
+            System.setProperty("java.awt.headless", "true");
+            ObjectMapper mapper = new ObjectMapper();
+            JsonNode report = mapper.readTree(json);
+            Map<String, TreeMap<Integer, Double>> series = new LinkedHashMap<>();
+            for (JsonNode row : report.get("results")) {
+                if (row.get("phase").asText().equals("decode")) {
+                    series.computeIfAbsent("flashcl (" + report.get("storage").asText() + ")", k -> new TreeMap<>())
+                            .put(row.get("context").asInt(), row.get("tokens_per_s").asDouble());
+                }
+            }
+            if (transformers != null) {
+                JsonNode t = mapper.readTree(transformers);
+                for (String impl : new String[] {"sdpa", "eager"}) {
+                    if (!t.has(impl)) continue;
+                    for (var it = t.get(impl).fields(); it.hasNext(); ) {
+                        var e = it.next();
+                        var m = java.util.regex.Pattern.compile("generate_64_after_(\\d+)_tokens_per_s").matcher(e.getKey());
+                        if (m.matches()) series.computeIfAbsent("transformers " + impl + " (generate)", k -> new TreeMap<>())
+                                .put(Integer.parseInt(m.group(1)), e.getValue().asDouble());
+                    }
+                }
+            }
+            XYChart chart = new XYChartBuilder().width(900).height(560)
+                    .title(String.format("Phi-2 decode, batch 1, on %s, %s", report.get("device").asText(), report.get("date").asText()))
+                    .xAxisTitle("context length (tokens)").yAxisTitle("tokens/s (log)").build();
+            chart.getStyler().setYAxisLogarithmic(true);
+            chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideS);
+            for (var e : series.entrySet()) {
+                List<Double> x = new ArrayList<>();
+                List<Double> y = new ArrayList<>();
+                e.getValue().forEach((n, v) -> {
+                    x.add((double) n);
+                    y.add(v);
+                });
+                chart.addSeries(e.getKey(), x, y).setMarker(SeriesMarkers.CIRCLE);
             }
             BitmapEncoder.saveBitmap(chart, out.getPath().replaceAll("\\.png$", ""), BitmapEncoder.BitmapFormat.PNG);
             System.err.println("wrote " + out);

@@ -38,6 +38,8 @@ import org.slf4j.LoggerFactory;
  *   layer.L.attn.dense        x += o Wd^T + bd                  (parallel block: one LN feeds both,
  *   layer.L.mlp.fc2           x += g W2^T + b2                   x = x + attn + mlp)
  * </pre>
+ * The decode graph fuses qkv with fc1 ({@code layer.L.qkv+mlp.fc1}: both read h) and dense with
+ * fc2 ({@code layer.L.dense+mlp.fc2}: both add into x), five launches a layer instead of seven.
  * then final_layernorm, lm_head (last row, or every row when asked) and argmax on the device.
  * The prefill graph's argmax writes the next id where the decode graph's embedding reads it, so
  * a greedy step needs only the 4-byte read of that id. Not thread-safe: one generation at a time
@@ -196,7 +198,15 @@ public final class PhiModel implements AutoCloseable {
             Tensor o = g.tensor(p + "o", (long) h * st.bytes);
             Tensor mid = g.tensor(p + "g", (long) f * st.bytes);
             g.node(p + "input_layernorm", List.of(x), List.of(hn), gr -> layerNorm(k, x, lw.lnW(), lw.lnB(), hn));
-            g.node(p + "attn.qkv", List.of(hn), List.of(qkv), gr -> matmul(k, decode, "f32out", hn, lw.qkvW(), lw.qkvB(), qkv, 3 * h, h));
+            if (decode) {   // one launch for both products of h, one for both residual adds (fewer, larger launches)
+                g.node(p + "qkv+mlp.fc1", List.of(hn), List.of(qkv, mid), gr -> {
+                    ClKernel kn = kernel(k, "gemv_qkv_fc1").arg(0, hn.buffer()).arg(1, lw.qkvW()).arg(2, lw.qkvB()).arg(3, qkv.buffer()).arg(4, 3 * h)
+                            .arg(5, lw.fc1W()).arg(6, lw.fc1B()).arg(7, mid.buffer()).arg(8, f).arg(9, h);
+                    return s -> kn.launch(ctx, k.gemvGlobal(3 * h + f), new long[] {k.gemvWg()});
+                });
+            } else {
+                g.node(p + "attn.qkv", List.of(hn), List.of(qkv), gr -> matmul(k, false, "f32out", hn, lw.qkvW(), lw.qkvB(), qkv, 3 * h, h));
+            }
             final long cacheOffset = (long) l * heads * context * d;
             g.node(p + "attn.rope_cache", List.of(qkv), List.of(q), gr -> {
                 ClKernel kn = kernel(k, "rope_cache").arg(0, qkv.buffer()).arg(1, invFreq).arg(2, q.buffer()).arg(3, kCache).arg(4, vCache)
@@ -217,9 +227,17 @@ public final class PhiModel implements AutoCloseable {
                 if (decode) flash.decode(qv, kv, vv, ov, null, dims, scale, null);
                 else flash.prefill(qv, kv, vv, ov, null, dims, true, scale, null);
             });
-            g.node(p + "mlp.fc1", List.of(hn), List.of(mid), gr -> matmul(k, decode, "gelu", hn, lw.fc1W(), lw.fc1B(), mid, f, h));
-            g.node(p + "attn.dense", List.of(o, x), List.of(x), gr -> matmul(k, decode, "residual", o, lw.denseW(), lw.denseB(), x, h, h));
-            g.node(p + "mlp.fc2", List.of(mid, x), List.of(x), gr -> matmul(k, decode, "residual", mid, lw.fc2W(), lw.fc2B(), x, h, f));
+            if (decode) {
+                g.node(p + "dense+mlp.fc2", List.of(o, mid, x), List.of(x), gr -> {
+                    ClKernel kn = kernel(k, "gemv_dense_fc2").arg(0, o.buffer()).arg(1, lw.denseW()).arg(2, lw.denseB()).arg(3, h)
+                            .arg(4, mid.buffer()).arg(5, lw.fc2W()).arg(6, lw.fc2B()).arg(7, f).arg(8, x.buffer()).arg(9, h);
+                    return s -> kn.launch(ctx, k.gemvGlobal(h), new long[] {k.gemvWg()});
+                });
+            } else {
+                g.node(p + "mlp.fc1", List.of(hn), List.of(mid), gr -> matmul(k, false, "gelu", hn, lw.fc1W(), lw.fc1B(), mid, f, h));
+                g.node(p + "attn.dense", List.of(o, x), List.of(x), gr -> matmul(k, false, "residual", o, lw.denseW(), lw.denseB(), x, h, h));
+                g.node(p + "mlp.fc2", List.of(mid, x), List.of(x), gr -> matmul(k, false, "residual", mid, lw.fc2W(), lw.fc2B(), x, h, f));
+            }
         }
         Tensor hf = g.tensor("final_h", (long) h * st.bytes);
         g.node("final_layernorm", List.of(x), List.of(hf), gr -> layerNorm(k, x, w.finalLnW, w.finalLnB, hf));
@@ -350,7 +368,7 @@ public final class PhiModel implements AutoCloseable {
         Graph g = decode ? decodeGraph : prefillGraph;
         int h = cfg.hiddenSize();
         Graph.Observer check = (node, step) -> {
-            if (found[0] != null || !(node.equals("embed") || node.endsWith(".mlp.fc2") || node.equals("final_layernorm"))) return;
+            if (found[0] != null || !(node.equals("embed") || node.endsWith("mlp.fc2") || node.equals("final_layernorm"))) return;
             String tensor = node.equals("final_layernorm") ? "final_h" : "x";
             if (tensor.equals("final_h") && st != Storage.F32) return;
             float[] v = new float[step.rows() * h];
