@@ -3,6 +3,7 @@
 # full size made by transformers, flashcl's logits and greedy tokens checked against it
 # (flashcl verify), flashcl's generate benchmark and transformers' speed on the same model, and
 # the tokenizer golden data regenerated with transformers' decode. Results land in $OUT.
+#   [GOLDEN=no] [SPEED=] [VERIFY=no] [TESTS=none] bash scripts/gpu-phi2.sh
 set -uo pipefail
 source .gpu/env.sh
 out=${OUT:-gpu-out}; mkdir -p "$out"
@@ -14,9 +15,9 @@ if ! ldconfig -p | grep -q 'libOpenCL\.so '; then
 fi
 java_main() { bash -c 'source .gpu/env.sh; GPU_JAVA_OPTS="-Xmx24g" gpu_java dev.flashcl.cli.Main "$@"' flashcl "$@"; }
 [ "${GOLDEN:-yes}" = no ] || { python3 testdata/tokenizer/make_golden.py > "$out/golden.log" 2>&1 && cp testdata/tokenizer/golden.json "$out/"; }
-[ -f /tmp/phi2/reference.json ] || timeout 240 python3 scripts/phi2_reference.py /tmp/phi2 ${SPEED:---speed} 2>&1 | grep -v Warning | tee "$out/reference.log"
+[ -f /tmp/phi2/reference.json ] || timeout 240 python3 scripts/phi2_reference.py /tmp/phi2 ${SPEED---speed} 2>&1 | grep -v Warning | tee "$out/reference.log"
 cp /tmp/phi2/transformers_speed.json "$out/" 2>/dev/null
-timeout 200 bash -c "$(declare -f java_main); java_main verify --model /tmp/phi2/model --reference /tmp/phi2" 2>&1 | tee "$out/verify.log"
+[ "${VERIFY:-yes}" = no ] || timeout 200 bash -c "$(declare -f java_main); java_main verify --model /tmp/phi2/model --reference /tmp/phi2" 2>&1 | tee "$out/verify.log"
 timeout 200 bash -c "$(declare -f java_main); java_main bench generate --model /tmp/phi2/model --json $out/generate.json" 2>&1 | tee "$out/bench-generate.log"
 if [ "${TESTS:-phi}" != none ]; then
   # the engine's test classes on the GPU (the attention sweeps run through scripts/gpu-attention.sh)

@@ -118,6 +118,41 @@ public final class ClContext implements AutoCloseable {
         return bytesInUse;
     }
 
+    /** One kernel execution of a trace: device timestamps in nanoseconds. */
+    public record TraceEntry(String kernel, long start, long end) {}
+
+    private volatile java.util.List<Object[]> trace;
+
+    /** Starts recording every kernel launch (its profiling event) until {@link #stopTrace}. */
+    public void startTrace() {
+        trace = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+    }
+
+    boolean tracing() {
+        return trace != null;
+    }
+
+    void traced(String kernel, org.jocl.cl_event ev) {
+        trace.add(new Object[] {kernel, ev});
+    }
+
+    /** Waits for the traced launches and returns them in order with their device start and end times. */
+    public java.util.List<TraceEntry> stopTrace() {
+        finish();
+        java.util.List<Object[]> t = trace;
+        trace = null;
+        java.util.List<TraceEntry> out = new java.util.ArrayList<>();
+        for (Object[] e : t) {
+            org.jocl.cl_event ev = (org.jocl.cl_event) e[1];
+            long[] start = new long[1], end = new long[1];
+            ClException.check(clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, org.jocl.Sizeof.cl_ulong, Pointer.to(start), null), "profiling");
+            ClException.check(clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, org.jocl.Sizeof.cl_ulong, Pointer.to(end), null), "profiling");
+            clReleaseEvent(ev);
+            out.add(new TraceEntry((String) e[0], start[0], end[0]));
+        }
+        return out;
+    }
+
     /** Buffers of this context not yet released. */
     public int openBuffers() {
         return buffers.size();

@@ -89,6 +89,12 @@ public final class ClKernel implements AutoCloseable {
     }
 
     private void enqueue(ClContext ctx, long[] global, long[] local, cl_event ev) {
+        if (ev == null && ctx.tracing()) {   // a traced run: every launch keeps its event for ClContext.stopTrace
+            cl_event traced = new cl_event();
+            enqueue(ctx, global, local, traced);
+            ctx.traced(name, traced);
+            return;
+        }
         ClException.check(clEnqueueNDRangeKernel(ctx.queue(), kernel, global.length, null, global, local, 0, null, ev),
                 "clEnqueueNDRangeKernel " + name + " (global " + java.util.Arrays.toString(global) + ", local " + java.util.Arrays.toString(local) + ")");
     }

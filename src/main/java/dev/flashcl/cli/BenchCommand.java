@@ -245,6 +245,31 @@ final class BenchCommand {
                 out.put(e.getKey(), java.util.Map.of("ms", ms, "weight_bytes", wb == null ? 0L : wb));
             }
             System.out.printf(Locale.ROOT, "| sum | %.3f | | |%n", total);
+            // the same step with nothing waiting inside it: device time per kernel and the gaps between kernels
+            ctx.startTrace();
+            long t0 = System.nanoTime();
+            m.decode(null);
+            double wallMs = (System.nanoTime() - t0) / 1e6;
+            var trace = ctx.stopTrace();
+            java.util.Map<String, double[]> byKernel = new java.util.LinkedHashMap<>();
+            double busy = 0;
+            for (var e : trace) {
+                double ms = (e.end() - e.start()) / 1e6;
+                busy += ms;
+                double[] a = byKernel.computeIfAbsent(e.kernel(), k -> new double[2]);
+                a[0] += ms;
+                a[1]++;
+            }
+            double span = (trace.get(trace.size() - 1).end() - trace.get(0).start()) / 1e6;
+            System.out.printf(Locale.ROOT, "decode step traced (profiling events, no waits inside): %d kernels, device busy %.3f ms, first start to last end %.3f ms, "
+                    + "gaps between kernels %.3f ms (%.1f us a launch), host wall %.3f ms%n", trace.size(), busy, span, span - busy,
+                    (span - busy) * 1000 / Math.max(1, trace.size() - 1), wallMs);
+            System.out.println("| kernel | launches | device ms | share |");
+            System.out.println("|---|---:|---:|---:|");
+            for (var e : byKernel.entrySet()) {
+                System.out.printf(Locale.ROOT, "| %s | %d | %.3f | %.0f%% |%n", e.getKey(), (int) e.getValue()[1], e.getValue()[0], 100 * e.getValue()[0] / span);
+            }
+            out.put("trace", java.util.Map.of("kernels", trace.size(), "busy_ms", busy, "span_ms", span, "gaps_ms", span - busy, "wall_ms", wallMs));
             return out;
         }
 
