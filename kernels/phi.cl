@@ -166,15 +166,28 @@ inline float dot8(__global const float* a, __global const float* w) {
     return dot(*(__global const float4*)a, *(__global const float4*)w) + dot(*(__global const float4*)(a + 4), *(__global const float4*)(w + 4));
 }
 #endif
-// This lane's share of A[row] . W[row] over k.
-inline float gemv_lane(__global const STORE_T* ar, __global const STORE_T* wr, int k, int lane) {
+// This lane's share (of `lanes`) of A[row] . W[row] over k.
+inline float gemv_lane(__global const STORE_T* ar, __global const STORE_T* wr, int k, int lane, int lanes) {
     float s = 0.0f;
     if (k % 8 == 0) {
-        for (int i = 8 * lane; i < k; i += 8 * LANES) s += dot8(ar + i, wr + i);
+        for (int i = 8 * lane; i < k; i += 8 * lanes) s += dot8(ar + i, wr + i);
     } else {
-        for (int i = 4 * lane; i < k; i += 4 * LANES) s += dot(LOAD4(ar, i), LOAD4(wr, i));
+        for (int i = 4 * lane; i < k; i += 4 * lanes) s += dot(LOAD4(ar, i), LOAD4(wr, i));
     }
     return s;
+}
+
+// Sum of v over the work-group (GEMV_WG work-items), every work-item gets it. part: GEMV_WG floats.
+inline float wg_sum(float v, __local float* part) {
+    const int lid = get_local_id(0);
+    barrier(CLK_LOCAL_MEM_FENCE);   // part may still be read from a previous call
+    part[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = GEMV_WG / 2; h > 0; h >>= 1) {
+        if (lid < h) part[lid] += part[lid + h];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    return part[0];
 }
 
 // The lanes' partial sums of each output, added by its first lane (one barrier).
@@ -188,7 +201,7 @@ inline float gemv_lane(__global const STORE_T* ar, __global const STORE_T* wr, i
 #define GEMV_BODY(EPI)                                                                  \
     const int lid = get_local_id(0), lane = lid % LANES;                                \
     const int n = get_group_id(0) * GEMV_ROWS + lid / LANES;                            \
-    const float s = n < n_out ? gemv_lane(a + (size_t)a_row0 * k, w + (size_t)n * k, k, lane) : 0.0f; \
+    const float s = n < n_out ? gemv_lane(a + (size_t)a_row0 * k, w + (size_t)n * k, k, lane, LANES) : 0.0f; \
     GEMV_REDUCE(s)                                                                      \
     if (lane == 0 && n < n_out) EPI(total + bias[n], out, n);
 
@@ -198,31 +211,54 @@ __kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1))) void KERNEL(gemv_f
 __kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1))) void KERNEL(gemv_gelu)(GEMV_ARGS(STORE_T)) { GEMV_BODY(EPI_GELU) }
 __kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1))) void KERNEL(gemv_residual)(GEMV_ARGS(float)) { GEMV_BODY(EPI_RESIDUAL) }
 
-// Decode, both products that read the LayerNorm output in one launch: outputs [0, n1) are
-// qkv = h W1^T + b1 (fp32), outputs [n1, n1 + n2) are g = gelu_new(h W2^T + b2) (STORE_T).
+// Decode: the layer's LayerNorm and both products that read its output, in one launch. Every
+// work-group first takes mean and 1/sigma of the residual row x (k floats, from cache), then its
+// lanes form h = (x - mean) / sigma * ln_w + ln_b on the fly against their weight rows: outputs
+// [0, n1) are qkv = h W1^T + b1 (fp32), outputs [n1, n1 + n2) are g = gelu_new(h W2^T + b2).
+// (h stays fp32 here; the prefill path rounds it to STORE_T for its GEMM tiles.)
 __kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1)))
-void KERNEL(gemv_qkv_fc1)(__global const STORE_T* h, __global const STORE_T* w1, __global const float* b1, __global float* out1, int n1,
-                          __global const STORE_T* w2, __global const float* b2, __global STORE_T* out2, int n2, int k) {
+void KERNEL(gemv_ln_qkv_fc1)(__global const float* x, __global const float* ln_w, __global const float* ln_b, float eps,
+                             __global const STORE_T* w1, __global const float* b1, __global float* out1, int n1,
+                             __global const STORE_T* w2, __global const float* b2, __global STORE_T* out2, int n2, int k) {
+    __local float red[GEMV_WG];
     const int lid = get_local_id(0), lane = lid % LANES;
+    float acc = 0.0f;
+    for (int i = lid; i < k; i += GEMV_WG) acc += x[i];
+    const float mean = wg_sum(acc, red) / k;
+    acc = 0.0f;
+    for (int i = lid; i < k; i += GEMV_WG) {
+        const float c = x[i] - mean;
+        acc += c * c;
+    }
+    const float inv = rsqrt(wg_sum(acc, red) / k + eps);
     const int n = get_group_id(0) * GEMV_ROWS + lid / LANES;
-    const float s = n < n1 ? gemv_lane(h, w1 + (size_t)n * k, k, lane)
-                  : n < n1 + n2 ? gemv_lane(h, w2 + (size_t)(n - n1) * k, k, lane) : 0.0f;
+    __global const STORE_T* wr = n < n1 ? w1 + (size_t)n * k : w2 + (size_t)(n - n1) * k;
+    float s = 0.0f;
+    if (n < n1 + n2) {
+        for (int i = 4 * lane; i < k; i += 4 * LANES) {   // k is a multiple of 4
+            const float4 xv = *(__global const float4*)(x + i);
+            const float4 hv = (xv - mean) * inv * *(__global const float4*)(ln_w + i) + *(__global const float4*)(ln_b + i);
+            s += dot(hv, LOAD4(wr, i));
+        }
+    }
     GEMV_REDUCE(s)
     if (lane == 0 && n < n1) EPI_F32(total + b1[n], out1, n);
     else if (lane == 0 && n < n1 + n2) EPI_GELU(total + b2[n - n1], out2, n - n1);
 }
 
 // Decode, both products that add into the residual stream in one launch (Phi's parallel block):
-// x[n] += o . Wd[n] + bd[n] + g . W2[n] + b2[n], with o of length k1 and g of length k2.
+// x[n] += o . Wd[n] + bd[n] + g . W2[n] + b2[n], with o of length k1 and g of length k2. One
+// output per work-group: only H outputs, each a long dot product, so all GEMV_WG work-items
+// share one (a work-group per four left most of the device idle: measured 1.8 TB/s).
 __kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1)))
 void KERNEL(gemv_dense_fc2)(__global const STORE_T* o, __global const STORE_T* wd, __global const float* bd, int k1,
                             __global const STORE_T* g, __global const STORE_T* w2, __global const float* b2, int k2,
                             __global float* x, int n_out) {
-    const int lid = get_local_id(0), lane = lid % LANES;
-    const int n = get_group_id(0) * GEMV_ROWS + lid / LANES;
-    const float s = n < n_out ? gemv_lane(o, wd + (size_t)n * k1, k1, lane) + gemv_lane(g, w2 + (size_t)n * k2, k2, lane) : 0.0f;
-    GEMV_REDUCE(s)
-    if (lane == 0 && n < n_out) EPI_RESIDUAL(total + bd[n] + b2[n], x, n);
+    __local float red[GEMV_WG];
+    const int lid = get_local_id(0), n = get_group_id(0);
+    const float s = gemv_lane(o, wd + (size_t)n * k1, k1, lid, GEMV_WG) + gemv_lane(g, w2 + (size_t)n * k2, k2, lid, GEMV_WG);
+    const float total = wg_sum(s, red);
+    if (lid == 0) EPI_RESIDUAL(total + bd[n] + b2[n], x, n);
 }
 
 // qkv [rows, 3H] fp32 -> q [heads, rows, D] (STORE_T) and k, v appended to this layer's cache
