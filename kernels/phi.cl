@@ -211,36 +211,15 @@ __kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1))) void KERNEL(gemv_f
 __kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1))) void KERNEL(gemv_gelu)(GEMV_ARGS(STORE_T)) { GEMV_BODY(EPI_GELU) }
 __kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1))) void KERNEL(gemv_residual)(GEMV_ARGS(float)) { GEMV_BODY(EPI_RESIDUAL) }
 
-// Decode: the layer's LayerNorm and both products that read its output, in one launch. Every
-// work-group first takes mean and 1/sigma of the residual row x (k floats, from cache), then its
-// lanes form h = (x - mean) / sigma * ln_w + ln_b on the fly against their weight rows: outputs
-// [0, n1) are qkv = h W1^T + b1 (fp32), outputs [n1, n1 + n2) are g = gelu_new(h W2^T + b2).
-// (h stays fp32 here; the prefill path rounds it to STORE_T for its GEMM tiles.)
+// Decode, both products that read the LayerNorm output in one launch: outputs [0, n1) are
+// qkv = h W1^T + b1 (fp32), outputs [n1, n1 + n2) are g = gelu_new(h W2^T + b2) (STORE_T).
 __kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1)))
-void KERNEL(gemv_ln_qkv_fc1)(__global const float* x, __global const float* ln_w, __global const float* ln_b, float eps,
-                             __global const STORE_T* w1, __global const float* b1, __global float* out1, int n1,
-                             __global const STORE_T* w2, __global const float* b2, __global STORE_T* out2, int n2, int k) {
-    __local float red[GEMV_WG];
+void KERNEL(gemv_qkv_fc1)(__global const STORE_T* h, __global const STORE_T* w1, __global const float* b1, __global float* out1, int n1,
+                          __global const STORE_T* w2, __global const float* b2, __global STORE_T* out2, int n2, int k) {
     const int lid = get_local_id(0), lane = lid % LANES;
-    float acc = 0.0f;
-    for (int i = lid; i < k; i += GEMV_WG) acc += x[i];
-    const float mean = wg_sum(acc, red) / k;
-    acc = 0.0f;
-    for (int i = lid; i < k; i += GEMV_WG) {
-        const float c = x[i] - mean;
-        acc += c * c;
-    }
-    const float inv = rsqrt(wg_sum(acc, red) / k + eps);
     const int n = get_group_id(0) * GEMV_ROWS + lid / LANES;
-    __global const STORE_T* wr = n < n1 ? w1 + (size_t)n * k : w2 + (size_t)(n - n1) * k;
-    float s = 0.0f;
-    if (n < n1 + n2) {
-        for (int i = 4 * lane; i < k; i += 4 * LANES) {   // k is a multiple of 4
-            const float4 xv = *(__global const float4*)(x + i);
-            const float4 hv = (xv - mean) * inv * *(__global const float4*)(ln_w + i) + *(__global const float4*)(ln_b + i);
-            s += dot(hv, LOAD4(wr, i));
-        }
-    }
+    const float s = n < n1 ? gemv_lane(h, w1 + (size_t)n * k, k, lane, LANES)
+                  : n < n1 + n2 ? gemv_lane(h, w2 + (size_t)(n - n1) * k, k, lane, LANES) : 0.0f;
     GEMV_REDUCE(s)
     if (lane == 0 && n < n1) EPI_F32(total + b1[n], out1, n);
     else if (lane == 0 && n < n1 + n2) EPI_GELU(total + b2[n - n1], out2, n - n1);

@@ -38,9 +38,10 @@ import org.slf4j.LoggerFactory;
  *   layer.L.attn.dense        x += o Wd^T + bd                  (parallel block: one LN feeds both,
  *   layer.L.mlp.fc2           x += g W2^T + b2                   x = x + attn + mlp)
  * </pre>
- * The decode graph fuses the LayerNorm, qkv and fc1 ({@code layer.L.ln+qkv+mlp.fc1}: each
- * work-group normalizes x itself) and dense with fc2 ({@code layer.L.dense+mlp.fc2}: both add
- * into x): four launches a layer instead of seven.
+ * The decode graph fuses qkv with fc1 ({@code layer.L.qkv+mlp.fc1}: both read h) and dense with
+ * fc2 ({@code layer.L.dense+mlp.fc2}: both add into x), five launches a layer instead of seven.
+ * (Folding the LayerNorm into the first was measured too: each work-group then reduces the
+ * residual row itself, which cost what the saved launch gained, so it was dropped.)
  * then final_layernorm, lm_head (last row, or every row when asked) and argmax on the device.
  * The prefill graph's argmax writes the next id where the decode graph's embedding reads it, so
  * a greedy step needs only the 4-byte read of that id. Not thread-safe: one generation at a time
@@ -193,20 +194,19 @@ public final class PhiModel implements AutoCloseable {
         for (int l = 0; l < cfg.numLayers(); l++) {
             PhiWeights.Layer lw = w.layers[l];
             String p = "layer." + l + ".";
-            Tensor hn = decode ? null : g.tensor(p + "h", (long) h * st.bytes);
+            Tensor hn = g.tensor(p + "h", (long) h * st.bytes);
             Tensor qkv = g.tensor(p + "qkv", 12L * h);
             Tensor q = g.tensor(p + "q", (long) h * st.bytes);
             Tensor o = g.tensor(p + "o", (long) h * st.bytes);
             Tensor mid = g.tensor(p + "g", (long) f * st.bytes);
-            if (decode) {   // one launch for LayerNorm + both products of h, one for both residual adds (fewer, larger launches)
-                g.node(p + "ln+qkv+mlp.fc1", List.of(x), List.of(qkv, mid), gr -> {
-                    ClKernel kn = kernel(k, "gemv_ln_qkv_fc1").arg(0, x.buffer()).arg(1, lw.lnW()).arg(2, lw.lnB()).arg(3, (float) cfg.layerNormEps())
-                            .arg(4, lw.qkvW()).arg(5, lw.qkvB()).arg(6, qkv.buffer()).arg(7, 3 * h)
-                            .arg(8, lw.fc1W()).arg(9, lw.fc1B()).arg(10, mid.buffer()).arg(11, f).arg(12, h);
+            g.node(p + "input_layernorm", List.of(x), List.of(hn), gr -> layerNorm(k, x, lw.lnW(), lw.lnB(), hn));
+            if (decode) {   // one launch for both products of h, one for both residual adds (fewer, larger launches)
+                g.node(p + "qkv+mlp.fc1", List.of(hn), List.of(qkv, mid), gr -> {
+                    ClKernel kn = kernel(k, "gemv_qkv_fc1").arg(0, hn.buffer()).arg(1, lw.qkvW()).arg(2, lw.qkvB()).arg(3, qkv.buffer()).arg(4, 3 * h)
+                            .arg(5, lw.fc1W()).arg(6, lw.fc1B()).arg(7, mid.buffer()).arg(8, f).arg(9, h);
                     return s -> kn.launch(ctx, k.gemvGlobal(3 * h + f), new long[] {k.gemvWg()});
                 });
             } else {
-                g.node(p + "input_layernorm", List.of(x), List.of(hn), gr -> layerNorm(k, x, lw.lnW(), lw.lnB(), hn));
                 g.node(p + "attn.qkv", List.of(hn), List.of(qkv), gr -> matmul(k, false, "f32out", hn, lw.qkvW(), lw.qkvB(), qkv, 3 * h, h));
             }
             final long cacheOffset = (long) l * heads * context * d;
