@@ -52,12 +52,16 @@ public final class Tokenizer {
     private Tokenizer(Map<String, Integer> vocab, List<String[]> mergeList, Map<String, Integer> addedTokens,
                       Map<String, Boolean> specialFlags, boolean cleanUp, String source) {
         this.source = source;
-        int size = 0;
-        for (int id : vocab.values()) size = Math.max(size, id + 1);
-        for (int id : addedTokens.values()) size = Math.max(size, id + 1);
-        idToToken = new String[size];
-        idToBytes = new byte[size][];
-        special = new boolean[size];
+        long size = 0;
+        for (int id : vocab.values()) size = Math.max(size, id + 1L);
+        for (int id : addedTokens.values()) size = Math.max(size, id + 1L);
+        long entries = vocab.size() + addedTokens.size();
+        if (size > 2 * entries + 1024) {   // ids index arrays: a lying id must not allocate gigabytes
+            throw new CheckpointException(source + ": token ids go up to " + (size - 1) + " for " + entries + " tokens; ids must be dense (0.." + (entries - 1) + ")");
+        }
+        idToToken = new String[(int) size];
+        idToBytes = new byte[(int) size][];
+        special = new boolean[(int) size];
         for (var e : vocab.entrySet()) {
             if (e.getValue() < 0) throw new CheckpointException(source + ": token '" + e.getKey() + "' has a negative id");
             idToToken[e.getValue()] = e.getKey();
