@@ -56,19 +56,7 @@ final class PlotCommand {
             chart.getStyler().setYAxisLogarithmic(true);
             chart.getStyler().setXAxisLogarithmic(true);
             chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNW);
-            for (var e : series.entrySet()) {
-                List<Double> x = new ArrayList<>();
-                List<Double> y = new ArrayList<>();
-                e.getValue().forEach((n, ms) -> {
-                    x.add((double) n);
-                    y.add(ms);
-                });
-                XYSeries s = chart.addSeries(e.getKey(), x, y);
-                s.setMarker(SeriesMarkers.CIRCLE);
-            }
-            BitmapEncoder.saveBitmap(chart, out.getPath().replaceAll("\\.png$", ""), BitmapEncoder.BitmapFormat.PNG);
-            System.err.println("wrote " + out);
-            return 0;
+            return save(chart, series, out);
         }
     }
 
@@ -111,18 +99,24 @@ final class PlotCommand {
                     .xAxisTitle("context length (tokens)").yAxisTitle("tokens/s (log)").build();
             chart.getStyler().setYAxisLogarithmic(true);
             chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideS);
-            for (var e : series.entrySet()) {
-                List<Double> x = new ArrayList<>();
-                List<Double> y = new ArrayList<>();
-                e.getValue().forEach((n, v) -> {
-                    x.add((double) n);
-                    y.add(v);
-                });
-                chart.addSeries(e.getKey(), x, y).setMarker(SeriesMarkers.CIRCLE);
-            }
-            BitmapEncoder.saveBitmap(chart, out.getPath().replaceAll("\\.png$", ""), BitmapEncoder.BitmapFormat.PNG);
-            System.err.println("wrote " + out);
-            return 0;
+            return save(chart, series, out);
         }
+    }
+
+    /** Adds each series (x -> y, in x order) with markers and writes the chart as PNG. */
+    static int save(XYChart chart, Map<String, TreeMap<Integer, Double>> series, File out) throws java.io.IOException {
+        for (var e : series.entrySet()) {
+            List<Double> x = new ArrayList<>();
+            List<Double> y = new ArrayList<>();
+            e.getValue().forEach((n, v) -> {
+                x.add((double) n);
+                y.add(v);
+            });
+            XYSeries s = chart.addSeries(e.getKey(), x, y);
+            s.setMarker(SeriesMarkers.CIRCLE);
+        }
+        BitmapEncoder.saveBitmap(chart, out.getPath().replaceAll("\\.png$", ""), BitmapEncoder.BitmapFormat.PNG);
+        System.err.println("wrote " + out);
+        return 0;
     }
 }
