@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /** {@code flashcl COMMAND}: the one command-line entry point. */
 @Command(name = "flashcl", mixinStandardHelpOptions = true, version = "flashcl 0.1.0",
         description = "Phi-2 and FlashAttention on any OpenCL device.",
-        subcommands = {GenerateCommand.class, InspectCommand.class, VerifyCommand.class, DevicesCommand.class, BenchCommand.class, BuildKernelsCommand.class, PlotCommand.class,
+        subcommands = {GenerateCommand.class, InspectCommand.class, VerifyCommand.class, TuneCommand.class, DevicesCommand.class, BenchCommand.class, BuildKernelsCommand.class, PlotCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {

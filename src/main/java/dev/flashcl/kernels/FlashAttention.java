@@ -48,8 +48,10 @@ public final class FlashAttention implements AutoCloseable {
         return device.type() == DeviceInfo.DeviceType.CPU ? 0 : 1;
     }
 
+    /** Tiles and decode work-group from {@code flashcl tune}'s results for this device, else the defaults. */
     public FlashAttention(ClContext ctx, Storage storage, int headDim) {
-        this(ctx, storage, headDim, PrefillTiles.defaultFor(ctx.device(), headDim), DEFAULT_DECODE_WG);
+        this(ctx, storage, headDim, Tuning.prefillTiles(ctx.device(), headDim, storage).orElseGet(() -> PrefillTiles.defaultFor(ctx.device(), headDim)),
+                Tuning.decodeWg(ctx.device(), headDim, storage).orElse(DEFAULT_DECODE_WG));
     }
 
     public FlashAttention(ClContext ctx, Storage storage, int headDim, PrefillTiles tiles, int decodeWg) {

@@ -1,0 +1,88 @@
+package dev.flashcl.kernels;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flashcl.cl.DeviceInfo;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What {@code flashcl tune} measured fastest on a device: the prefill tile and the decode
+ * work-group per (head_dim, storage), kept in {@code ~/.cache/flashcl/tuning.json}
+ * ({@code FLASHCL_CACHE} moves it) under the device's name and driver version, so a new driver
+ * is tuned afresh. Devices never tuned get the defaults ({@link PrefillTiles#defaultFor},
+ * {@link FlashAttention#DEFAULT_DECODE_WG}); {@code -Dflashcl.tuning=off} ignores the file,
+ * {@code -Dflashcl.tuningFile=PATH} uses another.
+ */
+public final class Tuning {
+    private static final Logger log = LoggerFactory.getLogger(Tuning.class);
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private Tuning() {}
+
+    public static Path file() {
+        String forced = System.getProperty("flashcl.tuningFile");
+        if (forced != null) return Path.of(forced);
+        String env = System.getenv("FLASHCL_CACHE");
+        Path root = env != null && !env.isEmpty() ? Path.of(env) : Path.of(System.getProperty("user.home"), ".cache", "flashcl");
+        return root.resolve("tuning.json");
+    }
+
+    static String deviceKey(DeviceInfo d) {
+        return d.name() + " | " + d.driverVersion();
+    }
+
+    static String shapeKey(int headDim, Storage s) {
+        return "head_dim " + headDim + " " + s.suffix;
+    }
+
+    private static ObjectNode read() {
+        if ("off".equals(System.getProperty("flashcl.tuning"))) return JSON.createObjectNode();
+        Path f = file();
+        if (!Files.isRegularFile(f)) return JSON.createObjectNode();
+        try {
+            var n = JSON.readTree(f.toFile());
+            return n instanceof ObjectNode o ? o : JSON.createObjectNode();
+        } catch (IOException e) {
+            log.warn("ignoring unreadable tuning file {}: {}", f, e.getMessage());
+            return JSON.createObjectNode();
+        }
+    }
+
+    /** The tuned prefill tile, if this device and driver were tuned at this shape and the tile still fits. */
+    public static Optional<PrefillTiles> prefillTiles(DeviceInfo d, int headDim, Storage s) {
+        String t = read().path(deviceKey(d)).path(shapeKey(headDim, s)).path("prefill_tile").asText("");
+        return PrefillTiles.candidates(d, headDim).stream().filter(c -> c.toString().equals(t)).findFirst();
+    }
+
+    /** The tuned decode work-group size, if any and it still fits. */
+    public static OptionalInt decodeWg(DeviceInfo d, int headDim, Storage s) {
+        int wg = read().path(deviceKey(d)).path(shapeKey(headDim, s)).path("decode_wg").asInt(0);
+        return wg > 0 && FlashAttention.decodeFits(d, headDim, wg) ? OptionalInt.of(wg) : OptionalInt.empty();
+    }
+
+    /** Records a tuning result (with what was measured, for the record) and returns the file written. */
+    public static synchronized Path store(DeviceInfo d, int headDim, Storage s, PrefillTiles tile, int decodeWg, Map<String, Object> measured)
+            throws IOException {
+        ObjectNode all = read();
+        ObjectNode dev = all.has(deviceKey(d)) && all.get(deviceKey(d)) instanceof ObjectNode o ? o : all.putObject(deviceKey(d));
+        ObjectNode shape = dev.putObject(shapeKey(headDim, s));
+        shape.put("prefill_tile", tile.toString());
+        shape.put("decode_wg", decodeWg);
+        shape.set("measured", JSON.valueToTree(measured));
+        Path f = file();
+        Files.createDirectories(f.getParent());
+        Path tmp = f.resolveSibling("tuning.json.part");
+        JSON.writeValue(tmp.toFile(), all);
+        Files.move(tmp, f, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        return f;
+    }
+}
