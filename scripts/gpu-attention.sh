@@ -2,7 +2,7 @@
 # One device call on the GPU machine (after ../shared/gpu/prepare, carrying .gpu): list devices,
 # benchmark flash, naive and PyTorch's flash attention on the same shapes, then run the whole test
 # suite on the GPU (Oclgrind's check runs in CI only). Results land in $OUT (or ./gpu-out).
-#   [TESTS=none] [BENCH=none] [BUILD_ARGS=...] [BUILD_LIMIT=s] [BENCH_LIMIT=s] [TEST_LIMIT=s] bash scripts/gpu-attention.sh [bench args...]
+#   [TUNE=yes] [TESTS=none] [BENCH=none] [BUILD_ARGS=...] [BUILD_LIMIT=s] [BENCH_LIMIT=s] [TEST_LIMIT=s] bash scripts/gpu-attention.sh [bench args...]
 set -uo pipefail
 source .gpu/env.sh
 out=${OUT:-gpu-out}; mkdir -p "$out"
@@ -27,6 +27,11 @@ build_all() {
   wait; tail -qn1 /tmp/build-?.txt | tee "$out/build.txt"
 }
 build_all
+# flashcl tune: the fastest tile and decode work-group at Phi-2's shape, kept per device and driver
+if [ "${TUNE:-no}" = yes ]; then
+  timeout 240 bash -c "$(declare -f java_main); java_main tune" 2>&1 | grep -v INFO | tee "$out/tune.txt"
+  cp ~/.cache/flashcl/tuning.json "$out/" 2>/dev/null
+fi
 [ "${BENCH:-all}" = none ] || timeout "${BENCH_LIMIT:-200}" bash -c "$(declare -f java_main); java_main bench attention --json '$out/attention.json' $*" \
   2>"$out/bench.log" | tee "$out/attention.md"
 [ "${BENCH:-all}" = none ] || tail -3 "$out/bench.log"
