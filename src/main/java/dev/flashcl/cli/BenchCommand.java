@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
 
 /** {@code flashcl bench attention}: kernel timings as a Markdown table, optionally JSON. */
 @Command(name = "bench", description = "Benchmarks (device time from OpenCL profiling events).",
-        subcommands = {BenchCommand.Attention.class, BenchCommand.TokenizerSpeed.class, BenchCommand.Generate.class})
+        subcommands = {BenchCommand.Attention.class, BenchCommand.TokenizerSpeed.class, BenchCommand.Generate.class, BenchCommand.Soak.class})
 final class BenchCommand {
 
     @Command(name = "attention", mixinStandardHelpOptions = true,
@@ -277,6 +277,61 @@ final class BenchCommand {
             double[] s = a.clone();
             java.util.Arrays.sort(s);
             return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+        }
+    }
+
+    @Command(name = "soak", mixinStandardHelpOptions = true,
+            description = "Generate for a while (random prompt lengths up to the context, sampling and greedy) and report, each minute, "
+                    + "tokens/s, device memory held and live kernel objects: they should stay flat.")
+    static final class Soak implements Callable<Integer> {
+        @picocli.CommandLine.Mixin ModelOptions model;
+        @Option(names = "--device") String device;
+        @Option(names = "--minutes", defaultValue = "20") double minutes;
+        @Option(names = "--json") File json;
+
+        @Override
+        public Integer call() throws Exception {
+            java.util.SplittableRandom rng = new java.util.SplittableRandom(20261125);
+            try (ClContext ctx = ClContext.open(device);
+                 dev.flashcl.phi.PhiModel m = dev.flashcl.phi.PhiModel.load(ctx, model.resolve(), dev.flashcl.phi.PhiModel.Options.defaults(), n -> {})) {
+                int vocab = Math.min(m.config().vocabSize(), 50000), context = m.contextLength();
+                long end = System.nanoTime() + (long) (minutes * 60e9), start = System.nanoTime(), nextReport = start + 60_000_000_000L;
+                long generations = 0, tokens = 0, minuteTokens = 0;
+                double minuteDecodeSeconds = 0;
+                List<java.util.Map<String, Object>> rows = new java.util.ArrayList<>();
+                System.out.println("| minute | generations | new tokens | decode tokens/s | device bytes held | kernel objects | JVM heap used |");
+                System.out.println("|---:|---:|---:|---:|---:|---:|---:|");
+                dev.flashcl.phi.Generator g = new dev.flashcl.phi.Generator(m);
+                while (System.nanoTime() < end) {
+                    int prompt = 16 + rng.nextInt(Math.max(1, context - 16 - 300));
+                    int newTokens = 16 + rng.nextInt(Math.min(256, context - prompt - 16));
+                    boolean sample = generations % 2 == 0;
+                    var r = g.generate(rng.ints(prompt, 0, vocab).toArray(), new dev.flashcl.phi.Generator.Options(newTokens, sample ? 0.8 : 0, sample ? 50 : 0,
+                            sample ? 0.95 : 1, generations, new int[0], List.of(), false), null);
+                    generations++;
+                    tokens += r.newIds().length;
+                    minuteTokens += r.newIds().length - 1;
+                    minuteDecodeSeconds += r.decodeSeconds();
+                    if (System.nanoTime() >= nextReport || System.nanoTime() >= end) {
+                        double minute = (System.nanoTime() - start) / 60e9;
+                        Runtime rt = Runtime.getRuntime();
+                        long heap = rt.totalMemory() - rt.freeMemory();
+                        double tps = minuteTokens / Math.max(1e-9, minuteDecodeSeconds);
+                        System.out.printf(Locale.ROOT, "| %.1f | %d | %d | %.1f | %s | %d | %s |%n", minute, generations, tokens, tps,
+                                Bytes.format(ctx.bytesInUse()), dev.flashcl.cl.ClKernel.live(), Bytes.format(heap));
+                        rows.add(java.util.Map.of("minute", minute, "generations", generations, "new_tokens", tokens, "decode_tokens_per_s", tps,
+                                "device_bytes", ctx.bytesInUse(), "kernel_objects", dev.flashcl.cl.ClKernel.live(), "heap_bytes", heap));
+                        minuteTokens = 0;
+                        minuteDecodeSeconds = 0;
+                        nextReport += 60_000_000_000L;
+                    }
+                }
+                if (json != null) {
+                    new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(json, java.util.Map.of("device", ctx.device().name(),
+                            "date", java.time.LocalDate.now().toString(), "minutes", minutes, "rows", rows));
+                }
+            }
+            return 0;
         }
     }
 }
