@@ -71,8 +71,8 @@ public final class Generator {
         if (o.maxNewTokens() < 1) throw new IllegalArgumentException("max_new_tokens must be at least 1, got " + o.maxNewTokens());
         int ctxLen = model.contextLength();
         if ((long) promptIds.length + o.maxNewTokens() > ctxLen) {
-            throw new IllegalArgumentException(String.format("the prompt (%d tokens) plus max_new_tokens (%d) is %d, over the context of %d positions; "
-                    + "shorten the prompt or ask for at most %d new tokens", promptIds.length, o.maxNewTokens(),
+            throw new IllegalArgumentException(String.format("the prompt (%d token%s) plus max_new_tokens (%d) is %d, over the context of %d positions; "
+                    + "shorten the prompt or ask for at most %d new tokens", promptIds.length, promptIds.length == 1 ? "" : "s", o.maxNewTokens(),
                     promptIds.length + o.maxNewTokens(), ctxLen, Math.max(0, ctxLen - promptIds.length)));
         }
         if (o.temperature() < 0 || o.topP() <= 0 || o.topP() > 1 || o.topK() < 0) {
