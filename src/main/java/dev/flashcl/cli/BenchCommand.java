@@ -45,11 +45,7 @@ final class BenchCommand {
 
         @Override
         public Integer call() throws Exception {
-            Storage s = switch (storage.toLowerCase(Locale.ROOT)) {
-                case "f16", "fp16" -> Storage.F16;
-                case "f32", "fp32" -> Storage.F32;
-                default -> throw new IllegalArgumentException("--storage must be f16 or f32, got " + storage);
-            };
+            Storage s = GenerateCommand.parseStorage(storage);
             if (repeat < 1 || warmup < 0) throw new IllegalArgumentException("--repeat must be at least 1 and --warmup at least 0");
             var opts = new AttentionBench.Options(batch, heads, headDim, !noCausal, s, lengths, decodeLengths, warmup, repeat, !noNaive);
             try (ClContext ctx = ClContext.open(device)) {
