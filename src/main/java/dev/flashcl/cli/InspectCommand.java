@@ -50,7 +50,7 @@ final class InspectCommand implements Callable<Integer> {
         if (ctxLen < 1 || ctxLen > c.maxPositions()) throw new IllegalArgumentException("--context must be 1.." + c.maxPositions() + ", got " + ctxLen);
         for (Storage s : Storage.values()) {
             System.out.printf(Locale.ROOT, "device     %s weights + KV cache at context %d: about %s%n", s.suffix, ctxLen,
-                    Bytes.format(PhiModel.deviceBytesFor(c, s, ctxLen, ck.has("lm_head.weight"))));
+                    Bytes.format(PhiModel.deviceBytesFor(c, s, ctxLen, PhiModel.Options.defaults().prefillChunk(), false, ck.has("lm_head.weight"))));
         }
         return 0;
     }

@@ -86,7 +86,7 @@ public final class PhiModel implements AutoCloseable {
     private final Storage st;
     private final List<AutoCloseable> owned = new ArrayList<>();
     private PhiWeights w;
-    private ClBuffer ids, logits, kCache, vCache, invFreq, qDecode;
+    private ClBuffer ids, logits, kCache, vCache, invFreq;
     private Graph prefillGraph, decodeGraph;
     private FlashAttention flash;
     private volatile int cached;   // positions held in the KV cache (read by other threads: progress, cancellation)
@@ -112,7 +112,7 @@ public final class PhiModel implements AutoCloseable {
         PhiWeights.validate(ck, cfg);
         Tokenizer tok = Files.isRegularFile(dir.resolve("tokenizer.json")) || Files.isRegularFile(dir.resolve("vocab.json")) ? Tokenizer.load(dir) : null;
         PhiModel m = new PhiModel(ctx, cfg, tok, opts);
-        long need = m.deviceBytesNeeded(ck.has("lm_head.weight"));
+        long need = deviceBytesFor(cfg, m.st, m.context, opts.prefillChunk(), opts.allLogits(), ck.has("lm_head.weight"));
         long have = ctx.device().globalMemBytes() - ctx.bytesInUse();
         if (need > have) {
             throw new DeviceMemoryException(String.format("%s needs about %s of device memory at context %d (%s weights), but %s has %s free; "
@@ -136,21 +136,22 @@ public final class PhiModel implements AutoCloseable {
 
     /** Device bytes of the KV cache. */
     public long cacheBytes() {
+        return cacheBytes(cfg, st, context);
+    }
+
+    private static long cacheBytes(PhiConfig cfg, Storage st, int context) {
         return 2L * cfg.numLayers() * context * cfg.hiddenSize() * st.bytes;
     }
 
-    /** Weights + KV cache + activations, before anything is allocated. */
-    long deviceBytesNeeded(boolean separateHead) {
-        long h = cfg.hiddenSize(), f = cfg.intermediateSize(), v = cfg.vocabSize(), rows = opts.prefillChunk();
+    /**
+     * Weights + KV cache + activations for a model at a context length, before anything is
+     * allocated (the check in {@link #load}, and {@code inspect}).
+     */
+    public static long deviceBytesFor(PhiConfig cfg, Storage st, int context, int prefillChunk, boolean allLogits, boolean separateHead) {
+        long h = cfg.hiddenSize(), f = cfg.intermediateSize(), v = cfg.vocabSize(), rows = prefillChunk;
         long perRow = 4 * h + 3 * h * 4 + 3 * h * st.bytes + f * st.bytes;   // x, qkv, h/q/o, g
-        long logitRows = opts.allLogits() ? rows : 1;
-        return PhiWeights.deviceBytes(cfg, st, !separateHead) + cacheBytes() + rows * perRow * 2 + logitRows * v * 4 + (long) rows * 4;
-    }
-
-    /** Static estimate, for {@code inspect}: device memory for a model at a context length. */
-    public static long deviceBytesFor(PhiConfig cfg, Storage st, int context, boolean separateHead) {
-        PhiModel m = new PhiModel(null, cfg, null, new Options(Math.min(context, cfg.maxPositions()), st, 512, false));
-        return m.deviceBytesNeeded(separateHead);
+        long logitRows = allLogits ? rows : 1;
+        return PhiWeights.deviceBytes(cfg, st, !separateHead) + cacheBytes(cfg, st, context) + rows * perRow * 2 + logitRows * v * 4 + rows * 4;
     }
 
     private void build() {
@@ -161,7 +162,6 @@ public final class PhiModel implements AutoCloseable {
         long layerCache = (long) heads * context * d;
         kCache = own(ctx.allocate("KV cache (keys)", layers * layerCache * st.bytes));
         vCache = own(ctx.allocate("KV cache (values)", layers * layerCache * st.bytes));
-        qDecode = null;
         float[] inv = new float[cfg.rotaryDims() / 2];
         for (int i = 0; i < inv.length; i++) {   // as transformers: 1 / base^(2i / rot), in float32
             float exponent = (float) (2 * i) / cfg.rotaryDims();
@@ -270,13 +270,8 @@ public final class PhiModel implements AutoCloseable {
         return g;
     }
 
-    private final List<ClKernel> kernels = new ArrayList<>();
-
     private ClKernel kernel(PhiKernels k, String name) {
-        ClKernel kn = k.kernel(name);
-        kernels.add(kn);
-        owned.add(kn);
-        return kn;
+        return own(k.kernel(name));
     }
 
     private Graph.Launch layerNorm(PhiKernels k, Tensor in, ClBuffer wt, ClBuffer b, Tensor out) {
@@ -343,20 +338,25 @@ public final class PhiModel implements AutoCloseable {
         for (int t : tokens) {
             if (t < 0 || t >= cfg.vocabSize()) throw new IllegalArgumentException("token id " + t + " is outside the vocabulary of " + cfg.vocabSize());
         }
-        int chunk = Math.min(opts.prefillChunk(), context);
         int first = cached;
-        for (int start = 0; start < tokens.length; start += chunk) {
-            int rows = Math.min(chunk, tokens.length - start);
-            ids.write(java.util.Arrays.copyOfRange(tokens, start, start + rows));
-            prefillGraph.run(new Step(rows, cached), observer);
-            cached += rows;
-        }
+        runChunks(prefillGraph, tokens, observer);
         int[] r = readIdAndFlag();
         if (r[1] != 0) throw diagnose(tokens, first);
         return last = r[0];
     }
 
     private int last;   // the id the next decode step reads, as the host last saw it
+
+    /** Runs {@code tokens} through {@code g} after the cached positions, in chunks of the prefill size, advancing the cache. */
+    private void runChunks(Graph g, int[] tokens, Graph.Observer observer) {
+        int chunk = Math.min(opts.prefillChunk(), context);
+        for (int start = 0; start < tokens.length; start += chunk) {
+            int rows = Math.min(chunk, tokens.length - start);
+            ids.write(java.util.Arrays.copyOfRange(tokens, start, start + rows));
+            g.run(new Step(rows, cached), observer);
+            cached += rows;
+        }
+    }
 
     /**
      * The logits went NaN or infinite: runs the same tokens again from the same position with a
@@ -383,13 +383,7 @@ public final class PhiModel implements AutoCloseable {
                 }
             }
         };
-        int chunk = Math.min(opts.prefillChunk(), context);
-        for (int start = 0; start < tokens.length; start += chunk) {
-            int rows = Math.min(chunk, tokens.length - start);
-            ids.write(java.util.Arrays.copyOfRange(tokens, start, start + rows));
-            g.run(new Step(rows, cached), check);
-            cached += rows;
-        }
+        runChunks(g, tokens, check);
         return new NumericalException(String.format("NaN or infinity in the logits at position %d; it first appeared in %s. "
                 + "The checkpoint may hold non-finite weights, or activations overflowed %s storage (try --storage f32)",
                 cached - 1, found[0] != null ? found[0] : "the lm_head (every layer's output was finite)", st.suffix));

@@ -213,12 +213,6 @@ public final class Tokenizer {
         return idToToken.length;
     }
 
-    /** The id of a token's text (vocabulary or added), or -1. */
-    public int id(String token) {
-        for (int i = 0; i < idToToken.length; i++) if (token.equals(idToToken[i])) return i;
-        return -1;
-    }
-
     public boolean isSpecial(int id) {
         return id >= 0 && id < special.length && special[id];
     }
