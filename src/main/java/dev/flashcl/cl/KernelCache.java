@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
  * {@code ~/.cache/flashcl/kernels}; {@code off} disables it. A binary the driver refuses is
  * rebuilt from source; a cache that cannot be written is skipped with a debug line.
  */
-final class KernelCache {
+public final class KernelCache {
     private static final Logger log = LoggerFactory.getLogger(KernelCache.class);
     private final Path file;   // null: caching off
 
@@ -39,6 +39,12 @@ final class KernelCache {
         String key = sha256(String.join("\n", device.name(), device.driverVersion(), device.platformName(),
                 device.platformVersion(), options, source));
         return new KernelCache(dir.resolve(key + ".bin"));
+    }
+
+    /** flashcl's cache directory (models, tuning results): {@code FLASHCL_CACHE}, else {@code ~/.cache/flashcl}. */
+    public static Path cacheRoot() {
+        String env = System.getenv("FLASHCL_CACHE");
+        return env != null && !env.isEmpty() ? Path.of(env) : Path.of(System.getProperty("user.home"), ".cache", "flashcl");
     }
 
     static Path directory() {

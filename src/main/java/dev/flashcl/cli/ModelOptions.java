@@ -24,7 +24,7 @@ final class ModelOptions {
 
     Path resolve() {
         if (model != null) return model;
-        Path dir = cacheRoot().resolve("models/embedded-" + embeddedVersion());
+        Path dir = dev.flashcl.cl.KernelCache.cacheRoot().resolve("models/embedded-" + embeddedVersion());
         if (!Files.isRegularFile(dir.resolve("model.safetensors"))) {
             try {
                 Files.createDirectories(dir);
@@ -51,10 +51,5 @@ final class ModelOptions {
         } catch (IOException e) {
             return "unknown";
         }
-    }
-
-    static Path cacheRoot() {
-        String env = System.getenv("FLASHCL_CACHE");
-        return env != null && !env.isEmpty() ? Path.of(env) : Path.of(System.getProperty("user.home"), ".cache", "flashcl");
     }
 }

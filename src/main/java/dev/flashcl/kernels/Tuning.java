@@ -31,9 +31,7 @@ public final class Tuning {
     public static Path file() {
         String forced = System.getProperty("flashcl.tuningFile");
         if (forced != null) return Path.of(forced);
-        String env = System.getenv("FLASHCL_CACHE");
-        Path root = env != null && !env.isEmpty() ? Path.of(env) : Path.of(System.getProperty("user.home"), ".cache", "flashcl");
-        return root.resolve("tuning.json");
+        return dev.flashcl.cl.KernelCache.cacheRoot().resolve("tuning.json");
     }
 
     static String deviceKey(DeviceInfo d) {
