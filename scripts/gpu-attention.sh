@@ -6,13 +6,7 @@
 set -uo pipefail
 source .gpu/env.sh
 out=${OUT:-gpu-out}; mkdir -p "$out"
-# JOCL opens libOpenCL.so; give it one where only the versioned loader (or the vendor library) exists.
-if ! ldconfig -p | grep -q 'libOpenCL\.so '; then
-  lib=$(ldconfig -p | awk '/libOpenCL\.so\.1 /{print $NF; exit}')
-  [ -n "$lib" ] || lib=$(ldconfig -p | awk '/libnvidia-opencl\.so\.1 /{print $NF; exit}')
-  mkdir -p /tmp/flashcl-ocl && ln -sf "$lib" /tmp/flashcl-ocl/libOpenCL.so
-  export LD_LIBRARY_PATH=/tmp/flashcl-ocl:${LD_LIBRARY_PATH:-}
-fi
+source scripts/gpu-opencl.sh
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
 gpu_java dev.flashcl.cli.Main devices 2>&1 | tee "$out/devices.txt"
 java_main() { bash -c 'source .gpu/env.sh; GPU_JAVA_OPTS="-Xmx24g ${EXTRA_JAVA_OPTS:-}" gpu_java dev.flashcl.cli.Main "$@"' flashcl "$@"; }

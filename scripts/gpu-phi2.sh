@@ -8,11 +8,7 @@ set -uo pipefail
 source .gpu/env.sh
 out=${OUT:-gpu-out}; mkdir -p "$out"
 export PYTHONUNBUFFERED=1
-if ! ldconfig -p | grep -q 'libOpenCL\.so '; then
-  lib=$(ldconfig -p | awk '/libOpenCL\.so\.1 /{print $NF; exit}')
-  mkdir -p /tmp/flashcl-ocl && ln -sf "$lib" /tmp/flashcl-ocl/libOpenCL.so
-  export LD_LIBRARY_PATH=/tmp/flashcl-ocl:${LD_LIBRARY_PATH:-}
-fi
+source scripts/gpu-opencl.sh
 java_main() { bash -c 'source .gpu/env.sh; GPU_JAVA_OPTS="-Xmx24g" gpu_java dev.flashcl.cli.Main "$@"' flashcl "$@"; }
 [ "${GOLDEN:-yes}" = no ] || { python3 testdata/tokenizer/make_golden.py > "$out/golden.log" 2>&1 && cp testdata/tokenizer/golden.json "$out/"; }
 [ -f /tmp/phi2/reference.json ] || timeout 240 python3 scripts/phi2_reference.py /tmp/phi2 ${SPEED---speed} 2>&1 | grep -v Warning | tee "$out/reference.log"

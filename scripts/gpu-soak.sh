@@ -6,11 +6,7 @@
 set -uo pipefail
 out=${OUT:-gpu-out}; mkdir -p "$out"
 export PYTHONUNBUFFERED=1
-if ! ldconfig -p | grep -q 'libOpenCL\.so '; then
-  lib=$(ldconfig -p | awk '/libOpenCL\.so\.1 /{print $NF; exit}')
-  mkdir -p /tmp/flashcl-ocl && ln -sf "$lib" /tmp/flashcl-ocl/libOpenCL.so
-  export LD_LIBRARY_PATH=/tmp/flashcl-ocl:${LD_LIBRARY_PATH:-}
-fi
+source scripts/gpu-opencl.sh
 [ -f /tmp/phi2/reference.json ] || python3 scripts/phi2_reference.py /tmp/phi2 > "$out/reference.log" 2>&1
 ( while true; do echo "$(date +%T) $(nvidia-smi --query-gpu=memory.used --format=csv,noheader)"; sleep 30; done ) > "$out/nvidia-smi-memory.txt" &
 sampler=$!
