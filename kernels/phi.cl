@@ -198,18 +198,16 @@ inline float wg_sum(float v, __local float* part) {
     float total = 0.0f;                                                                 \
     if (lane == 0) for (int j = 0; j < LANES; j++) total += part[lid + j];
 
-#define GEMV_BODY(EPI)                                                                  \
-    const int lid = get_local_id(0), lane = lid % LANES;                                \
-    const int n = get_group_id(0) * GEMV_ROWS + lid / LANES;                            \
-    const float s = n < n_out ? gemv_lane(a + (size_t)a_row0 * k, w + (size_t)n * k, k, lane, LANES) : 0.0f; \
-    GEMV_REDUCE(s)                                                                      \
-    if (lane == 0 && n < n_out) EPI(total + bias[n], out, n);
-
-#define GEMV_ARGS(OUT_T) __global const STORE_T* a, int a_row0, __global const STORE_T* w, __global const float* bias, \
-                         __global OUT_T* out, int n_out, int k
-__kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1))) void KERNEL(gemv_f32out)(GEMV_ARGS(float)) { GEMV_BODY(EPI_F32) }
-__kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1))) void KERNEL(gemv_gelu)(GEMV_ARGS(STORE_T)) { GEMV_BODY(EPI_GELU) }
-__kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1))) void KERNEL(gemv_residual)(GEMV_ARGS(float)) { GEMV_BODY(EPI_RESIDUAL) }
+// The lm_head of a decode step (and of a prefill's last row, picked by a_row0): fp32 logits.
+__kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1)))
+void KERNEL(gemv_f32out)(__global const STORE_T* a, int a_row0, __global const STORE_T* w, __global const float* bias,
+                         __global float* out, int n_out, int k) {
+    const int lid = get_local_id(0), lane = lid % LANES;
+    const int n = get_group_id(0) * GEMV_ROWS + lid / LANES;
+    const float s = n < n_out ? gemv_lane(a + (size_t)a_row0 * k, w + (size_t)n * k, k, lane, LANES) : 0.0f;
+    GEMV_REDUCE(s)
+    if (lane == 0 && n < n_out) EPI_F32(total + bias[n], out, n);
+}
 
 // Decode, both products that read the LayerNorm output in one launch: outputs [0, n1) are
 // qkv = h W1^T + b1 (fp32), outputs [n1, n1 + n2) are g = gelu_new(h W2^T + b2) (STORE_T).

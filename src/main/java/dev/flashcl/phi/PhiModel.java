@@ -207,7 +207,7 @@ public final class PhiModel implements AutoCloseable {
                     return s -> kn.launch(ctx, k.gemvGlobal(3 * h + f), new long[] {k.gemvWg()});
                 });
             } else {
-                g.node(p + "attn.qkv", List.of(hn), List.of(qkv), gr -> matmul(k, false, "f32out", hn, lw.qkvW(), lw.qkvB(), qkv, 3 * h, h));
+                g.node(p + "attn.qkv", List.of(hn), List.of(qkv), gr -> gemm(k, "f32out", hn, lw.qkvW(), lw.qkvB(), qkv, 3 * h, h));
             }
             final long cacheOffset = (long) l * heads * context * d;
             g.node(p + "attn.rope_cache", List.of(qkv), List.of(q), gr -> {
@@ -236,9 +236,9 @@ public final class PhiModel implements AutoCloseable {
                     return s -> kn.launch(ctx, new long[] {(long) h * k.gemvWg()}, new long[] {k.gemvWg()});
                 });
             } else {
-                g.node(p + "mlp.fc1", List.of(hn), List.of(mid), gr -> matmul(k, false, "gelu", hn, lw.fc1W(), lw.fc1B(), mid, f, h));
-                g.node(p + "attn.dense", List.of(o, x), List.of(x), gr -> matmul(k, false, "residual", o, lw.denseW(), lw.denseB(), x, h, h));
-                g.node(p + "mlp.fc2", List.of(mid, x), List.of(x), gr -> matmul(k, false, "residual", mid, lw.fc2W(), lw.fc2B(), x, h, f));
+                g.node(p + "mlp.fc1", List.of(hn), List.of(mid), gr -> gemm(k, "gelu", hn, lw.fc1W(), lw.fc1B(), mid, f, h));
+                g.node(p + "attn.dense", List.of(o, x), List.of(x), gr -> gemm(k, "residual", o, lw.denseW(), lw.denseB(), x, h, h));
+                g.node(p + "mlp.fc2", List.of(mid, x), List.of(x), gr -> gemm(k, "residual", mid, lw.fc2W(), lw.fc2B(), x, h, f));
             }
         }
         Tensor hf = g.tensor("final_h", (long) h * st.bytes);
@@ -280,11 +280,8 @@ public final class PhiModel implements AutoCloseable {
         return s -> kn.launch(ctx, new long[] {(long) s.rows() * k.lnWg()}, new long[] {k.lnWg()});
     }
 
-    private Graph.Launch matmul(PhiKernels k, boolean decode, String epilogue, Tensor a, ClBuffer wt, ClBuffer b, Tensor out, int n, int kk) {
-        if (decode) {
-            ClKernel kn = kernel(k, "gemv_" + epilogue).arg(0, a.buffer()).arg(1, 0).arg(2, wt).arg(3, b).arg(4, out.buffer()).arg(5, n).arg(6, kk);
-            return s -> kn.launch(ctx, k.gemvGlobal(n), new long[] {k.gemvWg()});
-        }
+    /** A prefill matrix product with its epilogue; the tiling is chosen per launch from the row count. */
+    private Graph.Launch gemm(PhiKernels k, String epilogue, Tensor a, ClBuffer wt, ClBuffer b, Tensor out, int n, int kk) {
         ClKernel small = kernel(k, PhiKernels.gemmName(64) + epilogue), big = kernel(k, PhiKernels.gemmName(128) + epilogue);
         for (ClKernel kn : new ClKernel[] {small, big}) kn.arg(0, a.buffer()).arg(1, 0).arg(2, wt).arg(3, b).arg(4, out.buffer()).arg(6, n).arg(7, kk);
         return s -> {

@@ -157,8 +157,9 @@ class PhiKernelsTest {
         float[] got = read(out, rows * n, outS);
         for (int m = 0; m < rows; m++) for (int j = 0; j < n; j++) check(epi + " [" + m + "," + j + "]", ref(a, w, b, init, m, j, kk, epi), got[m * n + j], tol(a, w, b, m, j, kk, epi, s));
         assertGuard(out, rows * n, outS);
-        // GEMV: one row at a time, picked by a_row0 (once per case: the tile does not apply)
-        for (int m = 0; m < (tile == 64 ? Math.min(rows, 3) : 0); m++) {
+        // GEMV (the lm_head's, fp32 out): one row at a time, picked by a_row0, once per case; the gelu
+        // and residual epilogues of decode run in the fused GEMVs (fusedDecodeGemvs)
+        for (int m = 0; m < (tile == 64 && epi.equals("f32out") ? Math.min(rows, 3) : 0); m++) {
             float[] init1 = residual ? java.util.Arrays.copyOfRange(init, m * n, m * n + n) : new float[n];
             ClBuffer o1 = output("gemv out", n, outS);
             if (residual) { float[] g = java.util.Arrays.copyOf(init1, n + 64); java.util.Arrays.fill(g, n, n + 64, 777f); o1.write(g); }
@@ -170,6 +171,57 @@ class PhiKernelsTest {
             for (int j = 0; j < n; j++) check("gemv " + epi + " row " + m + " [" + j + "]", ref(a, w, b, init, m, j, kk, epi), g1[j], tol(a, w, b, m, j, kk, epi, s));
             assertGuard(o1, n, outS);
         }
+    }
+
+    static Stream<Arguments> fusedCases() {
+        int[][] sizes = {{1, 1, 4, 4}, {63, 65, 20, 36}, {160, 384, 80, 164}, {480, 384, 160, 384}};
+        List<Arguments> out = new ArrayList<>();
+        for (Storage s : Storage.values()) for (int[] z : sizes) out.add(Arguments.of(s, z[0], z[1], z[2], z[3]));
+        return out.stream();
+    }
+
+    /**
+     * The decode graph's two fused GEMVs: qkv (fp32 out) and fc1 (gelu_new, storage out) from one
+     * vector in one launch; dense and fc2, over two vectors of different lengths, added into x.
+     */
+    @ParameterizedTest(name = "fused {0} n1 {1} n2 {2} k1 {3} k2 {4}")
+    @MethodSource("fusedCases")
+    void fusedDecodeGemvs(Storage s, int n1, int n2, int k1, int k2) {
+        SplittableRandom r = new SplittableRandom(n1 * 31L + n2 * 7L + k1 + k2);
+        PhiKernels k = kernels(s);
+        float[] h = random(r, k1, 2, s), w1 = random(r, n1 * k1, 1.0 / Math.sqrt(k1), s), b1 = random(r, n1, 0.5, Storage.F32);
+        float[] w2 = random(r, n2 * k1, 1.0 / Math.sqrt(k1), s), b2 = random(r, n2, 0.5, Storage.F32);
+        ClBuffer out1 = output("qkv", n1, Storage.F32), out2 = output("g", n2, s);
+        try (ClKernel kn = k.kernel("gemv_qkv_fc1")) {
+            kn.arg(0, upload("h", h, s)).arg(1, upload("w1", w1, s)).arg(2, upload("b1", b1, Storage.F32)).arg(3, out1).arg(4, n1)
+                    .arg(5, upload("w2", w2, s)).arg(6, upload("b2", b2, Storage.F32)).arg(7, out2).arg(8, n2).arg(9, k1);
+            kn.launch(CTX, k.gemvGlobal(n1 + n2), new long[] {k.gemvWg()});
+        }
+        float[] g1 = read(out1, n1, Storage.F32), g2 = read(out2, n2, s);
+        for (int j = 0; j < n1; j++) check("qkv [" + j + "]", ref(h, w1, b1, null, 0, j, k1, "f32out"), g1[j], tol(h, w1, b1, 0, j, k1, "f32out", s));
+        for (int j = 0; j < n2; j++) check("fc1 [" + j + "]", ref(h, w2, b2, null, 0, j, k1, "gelu"), g2[j], tol(h, w2, b2, 0, j, k1, "gelu", s));
+        assertGuard(out1, n1, Storage.F32);
+        assertGuard(out2, n2, s);
+
+        // dense (o: k1) + fc2 (g: k2) into x, n1 outputs
+        float[] o = random(r, k1, 2, s), wd = random(r, n1 * k1, 1.0 / Math.sqrt(k1), s), bd = random(r, n1, 0.5, Storage.F32);
+        float[] g = random(r, k2, 2, s), wf = random(r, n1 * k2, 1.0 / Math.sqrt(k2), s), bf = random(r, n1, 0.5, Storage.F32);
+        float[] x0 = random(r, n1, 1, Storage.F32);
+        ClBuffer x = output("x", n1, Storage.F32);
+        float[] withGuard = java.util.Arrays.copyOf(x0, n1 + 64);
+        java.util.Arrays.fill(withGuard, n1, n1 + 64, 777f);
+        x.write(withGuard);
+        try (ClKernel kn = k.kernel("gemv_dense_fc2")) {
+            kn.arg(0, upload("o", o, s)).arg(1, upload("wd", wd, s)).arg(2, upload("bd", bd, Storage.F32)).arg(3, k1)
+                    .arg(4, upload("g", g, s)).arg(5, upload("wf", wf, s)).arg(6, upload("bf", bf, Storage.F32)).arg(7, k2).arg(8, x).arg(9, n1);
+            kn.launch(CTX, new long[] {(long) n1 * k.gemvWg()}, new long[] {k.gemvWg()});
+        }
+        float[] gx = read(x, n1, Storage.F32);
+        for (int j = 0; j < n1; j++) {
+            double want = x0[j] + ref(o, wd, bd, null, 0, j, k1, "f32out") + ref(g, wf, bf, null, 0, j, k2, "f32out");
+            check("dense+fc2 [" + j + "]", want, gx[j], tol(o, wd, bd, 0, j, k1, "residual", s) + tol(g, wf, bf, 0, j, k2, "residual", s) + 4 * U * Math.abs(x0[j]));
+        }
+        assertGuard(x, n1, Storage.F32);
     }
 
     static double ref(float[] a, float[] w, float[] b, float[] init, int m, int j, int kk, String epi) {
