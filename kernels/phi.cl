@@ -30,6 +30,9 @@
 #define ARGMAX_WG 256
 #endif
 #define TK 16                // GEMM: k per step through local memory (tiles below)
+#ifndef MMA
+#define MMA 0                // 1: the tensor-core GEMM kernels (NVIDIA inline PTX, fp16 storage)
+#endif
 
 #if STORAGE_F16
 #define STORE_T half
@@ -148,6 +151,77 @@ __kernel __attribute__((reqd_work_group_size(16, 16, 1))) void KERNEL(NAME##_gel
 __kernel __attribute__((reqd_work_group_size(16, 16, 1))) void KERNEL(NAME##_residual)(GEMM_ARGS(float)) { GEMM_BODY(EPI_RESIDUAL, T, R) }
 GEMM_KERNELS(gemm, 64, 4)
 GEMM_KERNELS(gemm128, 128, 8)
+
+#if MMA && STORAGE_F16
+// The same products on NVIDIA tensor cores (sm_80 and later), through inline PTX
+// mma.sync.m16n8k16 (fp16 operands, fp32 accumulation): fp16 storage only, k a multiple of 8
+// (16-byte rows). 128 x 128 outputs per work-group of 256 work-items = 8 warps as 2 x 4, each
+// warp 64 x 32 outputs = 4 x 4 mma tiles of 16 x 8. k goes through local memory 32 at a time,
+// double-buffered: each work-item's two 16-byte loads per operand for the next k tile are in
+// flight while the warps multiply the current one, and one barrier per tile separates them.
+// Local rows hold 32 halves in 20 words (padded), so a warp's fragment reads (8 rows x 4 words)
+// fall in 32 distinct banks. Rows past `rows`/`n_out` and k past `k` load as zeros.
+// Fragment layout (PTX ISA, mma.m16n8k16 .f16): lane = 4 g + t; A regs {(g, 2t), (g + 8, 2t),
+// (g, 2t + 8), (g + 8, 2t + 8)}, B regs {(k 2t, n g), (k 2t + 8, n g)}, C {(g, 2t), (g, 2t + 1),
+// (g + 8, 2t), (g + 8, 2t + 1)}; each A/B register holds two consecutive k, lower k in the low half.
+#define MMA_LD 20
+#define MMA_16816(c, a, b)                                                                               \
+    __asm__ __volatile__("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};" \
+                 : "+f"((c)[0]), "+f"((c)[1]), "+f"((c)[2]), "+f"((c)[3])                                \
+                 : "r"((a)[0]), "r"((a)[1]), "r"((a)[2]), "r"((a)[3]), "r"((b)[0]), "r"((b)[1]))
+#define MMA_BODY(EPI)                                                                                    \
+    __local uint as[2][128 * MMA_LD];                                                                    \
+    __local uint ws[2][128 * MMA_LD];                                                                    \
+    const int tid = get_local_id(0), lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;      \
+    const int wm = (warp >> 2) * 64, wn = (warp & 3) * 32;                                               \
+    const int n0 = get_group_id(0) * 128, m0 = get_group_id(1) * 128;                                    \
+    const int lrow = tid >> 2, lk = (tid & 3) * 8;                                                       \
+    float acc[4][4][4];                                                                                  \
+    _Pragma("unroll") for (int i = 0; i < 4; i++) _Pragma("unroll") for (int j = 0; j < 4; j++)           \
+        _Pragma("unroll") for (int e = 0; e < 4; e++) acc[i][j][e] = 0.0f;                               \
+    uint4 ra[2], rw[2];                                                                                  \
+    const int nk = (k + 31) / 32;                                                                        \
+    for (int kt = 0; kt <= nk; kt++) {                                                                   \
+        const int kk = kt * 32 + lk;      /* tile kt: global loads in flight during the multiply */     \
+        if (kt < nk) {                                                                                   \
+            _Pragma("unroll") for (int p = 0; p < 2; p++) {                                              \
+                const int r = lrow + 64 * p;                                                             \
+                ra[p] = (m0 + r < rows && kk < k) ? *(__global const uint4*)(a + (size_t)(a_row0 + m0 + r) * k + kk) : (uint4)(0); \
+                rw[p] = (n0 + r < n_out && kk < k) ? *(__global const uint4*)(w + (size_t)(n0 + r) * k + kk) : (uint4)(0); \
+            }                                                                                            \
+        }                                                                                                \
+        if (kt > 0) {                     /* multiply tile kt - 1 */                                    \
+            const int cur = (kt - 1) & 1;                                                                \
+            _Pragma("unroll") for (int ks = 0; ks < 2; ks++) {                                           \
+                uint af[4][4], bf[4][2];                                                                 \
+                _Pragma("unroll") for (int i = 0; i < 4; i++) {                                          \
+                    const __local uint* pa = &as[cur][(wm + 16 * i + g) * MMA_LD + 8 * ks + t];          \
+                    af[i][0] = pa[0]; af[i][1] = pa[8 * MMA_LD]; af[i][2] = pa[4]; af[i][3] = pa[8 * MMA_LD + 4]; \
+                }                                                                                        \
+                _Pragma("unroll") for (int j = 0; j < 4; j++) {                                          \
+                    const __local uint* pb = &ws[cur][(wn + 8 * j + g) * MMA_LD + 8 * ks + t];           \
+                    bf[j][0] = pb[0]; bf[j][1] = pb[4];                                                  \
+                }                                                                                        \
+                _Pragma("unroll") for (int i = 0; i < 4; i++) _Pragma("unroll") for (int j = 0; j < 4; j++) MMA_16816(acc[i][j], af[i], bf[j]); \
+            }                                                                                            \
+        }                                                                                                \
+        if (kt < nk) {                    /* into the other buffer */                                   \
+            _Pragma("unroll") for (int p = 0; p < 2; p++) {                                              \
+                *(__local uint4*)&as[kt & 1][(lrow + 64 * p) * MMA_LD + lk / 2] = ra[p];                 \
+                *(__local uint4*)&ws[kt & 1][(lrow + 64 * p) * MMA_LD + lk / 2] = rw[p];                 \
+            }                                                                                            \
+        }                                                                                                \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                                    \
+    }                                                                                                    \
+    _Pragma("unroll") for (int i = 0; i < 4; i++) _Pragma("unroll") for (int j = 0; j < 4; j++)           \
+        _Pragma("unroll") for (int e = 0; e < 4; e++) {                                                  \
+            const int m = m0 + wm + 16 * i + g + 8 * (e >> 1), n = n0 + wn + 8 * j + 2 * t + (e & 1);    \
+            if (m < rows && n < n_out) EPI(acc[i][j][e] + bias[n], out, (size_t)m * n_out + n);          \
+        }
+__kernel __attribute__((reqd_work_group_size(256, 1, 1))) void KERNEL(gemm_mma_f32out)(GEMM_ARGS(float)) { MMA_BODY(EPI_F32) }
+__kernel __attribute__((reqd_work_group_size(256, 1, 1))) void KERNEL(gemm_mma_gelu)(GEMM_ARGS(STORE_T)) { MMA_BODY(EPI_GELU) }
+__kernel __attribute__((reqd_work_group_size(256, 1, 1))) void KERNEL(gemm_mma_residual)(GEMM_ARGS(float)) { MMA_BODY(EPI_RESIDUAL) }
+#endif
 
 // One row of A against W: out[n] (epilogue) A[a_row0] . W[n] + bias[n]. GEMV_ROWS outputs per
 // work-group of GEMV_WG, one output per GEMV_WG / GEMV_ROWS work-items (a warp on NVIDIA), which

@@ -3,18 +3,24 @@
 # full size made by transformers, flashcl's logits and greedy tokens checked against it
 # (flashcl verify), flashcl's generate benchmark and transformers' speed on the same model, and
 # the tokenizer golden data regenerated with transformers' decode. Results land in $OUT.
-#   [GOLDEN=no] [SPEED=] [VERIFY=no] [TESTS=none] bash scripts/gpu-phi2.sh
+# BENCHES: one benchmark per line, "name|JVM options|bench generate options" (default: one
+# "default||"), each written to $OUT/generate-NAME.json and bench-generate-NAME.log.
+#   [GOLDEN=no] [SPEED=] [VERIFY=no] [TESTS=none] [BENCHES=...] bash scripts/gpu-phi2.sh
 set -uo pipefail
 source .gpu/env.sh
 out=${OUT:-gpu-out}; mkdir -p "$out"
 export PYTHONUNBUFFERED=1
 source scripts/gpu-opencl.sh
-java_main() { bash -c 'source .gpu/env.sh; GPU_JAVA_OPTS="-Xmx24g" gpu_java dev.flashcl.cli.Main "$@"' flashcl "$@"; }
+java_main() { bash -c 'source .gpu/env.sh; GPU_JAVA_OPTS="-Xmx24g ${JOPTS:-}" gpu_java dev.flashcl.cli.Main "$@"' flashcl "$@"; }
 [ "${GOLDEN:-yes}" = no ] || { python3 testdata/tokenizer/make_golden.py > "$out/golden.log" 2>&1 && cp testdata/tokenizer/golden.json "$out/"; }
 [ -f /tmp/phi2/reference.json ] || timeout 240 python3 scripts/phi2_reference.py /tmp/phi2 ${SPEED---speed} 2>&1 | grep -v Warning | tee "$out/reference.log"
 cp /tmp/phi2/transformers_speed.json "$out/" 2>/dev/null
 [ "${VERIFY:-yes}" = no ] || timeout 200 bash -c "$(declare -f java_main); java_main verify --model /tmp/phi2/model --reference /tmp/phi2" 2>&1 | tee "$out/verify.log"
-timeout 200 bash -c "$(declare -f java_main); java_main bench generate --model /tmp/phi2/model --json $out/generate.json" 2>&1 | tee "$out/bench-generate.log"
+while IFS='|' read -r name jopts args; do
+  [ -n "$name" ] || continue
+  JOPTS="$jopts" timeout 200 bash -c "$(declare -f java_main); java_main bench generate --model /tmp/phi2/model $args --json $out/generate-$name.json" 2>&1 \
+    | grep -v INFO | tee "$out/bench-generate-$name.log"
+done <<< "${BENCHES:-default||}"
 if [ "${TESTS:-phi}" != none ]; then
   # the engine's test classes on the GPU (the attention sweeps run through scripts/gpu-attention.sh)
   timeout "${TEST_LIMIT:-200}" bash -c "source .gpu/env.sh; gpu_test --select-class dev.flashcl.kernels.PhiKernelsTest \

@@ -146,6 +146,7 @@ final class BenchCommand {
         @Option(names = "--contexts", split = ",", defaultValue = "128,512,2000") List<Integer> contexts;
         @Option(names = "--repeat", defaultValue = "5", description = "Timed prefill runs per length (median).") int repeat;
         @Option(names = "--steps", defaultValue = "32", description = "Timed decode steps per context (median).") int steps;
+        @Option(names = "--prefill-chunk", defaultValue = "512", description = "Prompt tokens per prefill pass (default: ${DEFAULT-VALUE}).") int chunk;
         @Option(names = "--json") File json;
 
         @Override
@@ -153,19 +154,21 @@ final class BenchCommand {
             java.util.SplittableRandom rng = new java.util.SplittableRandom(1);
             try (ClContext ctx = ClContext.open(device);
                  dev.flashcl.phi.PhiModel m = dev.flashcl.phi.PhiModel.load(ctx, model.resolve(),
-                         dev.flashcl.phi.PhiModel.Options.defaults().withStorage(GenerateCommand.parseStorage(storage)), n -> {})) {
+                         dev.flashcl.phi.PhiModel.Options.defaults().withStorage(GenerateCommand.parseStorage(storage)).withChunk(chunk), n -> {})) {
                 int vocab = m.config().vocabSize();
                 java.util.Map<String, Object> out = new java.util.LinkedHashMap<>();
                 out.put("device", ctx.device().name());
                 out.put("driver", ctx.device().driverVersion());
                 out.put("date", java.time.LocalDate.now().toString());
                 out.put("storage", storage);
+                out.put("prefill_chunk", chunk);
+                out.put("tensor_cores", m.tensorCores());
                 out.put("parameters", m.config().parameters());
                 out.put("device_bytes", ctx.bytesInUse());
                 out.put("kernels_per_decode_token", m.kernelsPerDecodeStep());
-                System.out.printf(Locale.ROOT, "device %s (%s), %s, %s weights, %,d parameters, device memory %s, %d kernels per decode token%n",
-                        ctx.device().name(), ctx.device().driverVersion(), java.time.LocalDate.now(), storage, m.config().parameters(),
-                        Bytes.format(ctx.bytesInUse()), m.kernelsPerDecodeStep());
+                System.out.printf(Locale.ROOT, "device %s (%s), %s, %s weights, %,d parameters, device memory %s, %d kernels per decode token, "
+                                + "prefill chunk %d, tensor cores %s%n", ctx.device().name(), ctx.device().driverVersion(), java.time.LocalDate.now(), storage,
+                        m.config().parameters(), Bytes.format(ctx.bytesInUse()), m.kernelsPerDecodeStep(), chunk, m.tensorCores() ? "on" : "off");
                 System.out.println("| phase | tokens | median ms | tokens/s |");
                 System.out.println("|---|---:|---:|---:|");
                 List<java.util.Map<String, Object>> rows = new java.util.ArrayList<>();
@@ -197,10 +200,52 @@ final class BenchCommand {
                     rows.add(java.util.Map.of("phase", "decode", "context", c, "median_ms", med, "tokens_per_s", 1000 / med));
                 }
                 out.put("results", rows);
+                int longest = promptLengths.stream().mapToInt(Integer::intValue).max().orElse(0);
+                if (longest > 0) out.put("prefill_profile", prefillProfile(ctx, m, rng.ints(longest, 0, Math.min(vocab, 50000)).toArray()));
                 out.put("decode_profile", profile(ctx, m, rng, vocab));
                 if (json != null) new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(json, out);
             }
             return 0;
+        }
+
+        /**
+         * One prefill traced through profiling events: device time per kernel, and the rate of the
+         * matrix products (fp32out: qkv; gelu: fc1; residual: dense and fc2) and of attention.
+         */
+        static java.util.Map<String, Object> prefillProfile(ClContext ctx, dev.flashcl.phi.PhiModel m, int[] ids) {
+            var c = m.config();
+            double n = ids.length, h = c.hiddenSize(), f = c.intermediateSize(), layers = c.numLayers();
+            java.util.Map<String, Double> flops = java.util.Map.of("f32out", 2 * n * 3 * h * h * layers, "gelu", 2 * n * f * h * layers,
+                    "residual", 2 * n * (h * h + f * h) * layers, "flash_attn_prefill", 2 * n * n * h * layers);   // causal: half of 4 n^2 H
+            m.reset();
+            ctx.startTrace();
+            m.prefill(ids, null);
+            var trace = ctx.stopTrace();
+            java.util.Map<String, double[]> byKernel = new java.util.LinkedHashMap<>();
+            double busy = 0;
+            for (var e : trace) {
+                double ms = (e.end() - e.start()) / 1e6;
+                busy += ms;
+                double[] a = byKernel.computeIfAbsent(e.kernel(), k -> new double[2]);
+                a[0] += ms;
+                a[1]++;
+            }
+            double span = (trace.get(trace.size() - 1).end() - trace.get(0).start()) / 1e6;
+            System.out.printf(Locale.ROOT, "prefill of %d tokens traced: %d kernels, device busy %.3f ms, first start to last end %.3f ms%n",
+                    ids.length, trace.size(), busy, span);
+            System.out.println("| kernel | launches | device ms | share | TFLOP/s |");
+            System.out.println("|---|---:|---:|---:|---:|");
+            java.util.Map<String, Object> out = new java.util.LinkedHashMap<>();
+            for (var e : byKernel.entrySet()) {
+                double ms = e.getValue()[0];
+                Double fl = flops.entrySet().stream().filter(x -> e.getKey().contains(x.getKey())).map(java.util.Map.Entry::getValue).findFirst().orElse(null);
+                System.out.printf(Locale.ROOT, "| %s | %d | %.3f | %.0f%% | %s |%n", e.getKey(), (int) e.getValue()[1], ms, 100 * ms / span,
+                        fl == null ? "" : String.format(Locale.ROOT, "%.1f", fl / ms / 1e9));
+                out.put(e.getKey(), java.util.Map.of("launches", (int) e.getValue()[1], "ms", ms, "tflops", fl == null ? 0 : fl / ms / 1e9));
+            }
+            out.put("busy_ms", busy);
+            out.put("span_ms", span);
+            return out;
         }
 
         /**

@@ -1,19 +1,32 @@
 package dev.flashcl.kernels;
 
 import dev.flashcl.cl.ClContext;
+import dev.flashcl.cl.ClException;
 import dev.flashcl.cl.ClKernel;
 import dev.flashcl.cl.ClProgram;
+import java.util.HashMap;
+import java.util.Locale;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Host side of {@code kernels/phi.cl}: the program for one storage type, built once, and a fresh
  * kernel object per graph node (a node binds its arguments once and keeps them). Work-group
  * sizes come from the device: a power of two no larger than it allows.
+ *
+ * <p>With fp16 storage on a device whose compiler takes NVIDIA inline PTX, the program is built
+ * with the tensor-core GEMM kernels ({@code MMA=1}: {@code mma.sync} through inline PTX) and the
+ * prefill products use them; if they do not build, the build log is logged and the portable
+ * program is used. {@code -Dflashcl.tensorCores=off} (or {@code FLASHCL_TENSOR_CORES=off}) keeps
+ * the portable kernels everywhere.
  */
 public final class PhiKernels {
+    private static final Logger log = LoggerFactory.getLogger(PhiKernels.class);
     private final ClProgram program;
     private final Storage storage;
     private final int lnWg, gemvWg, argmaxWg, computeUnits;
+    private final boolean tensorCores;
 
     public PhiKernels(ClContext ctx, Storage storage) {
         this.storage = storage;
@@ -23,8 +36,33 @@ public final class PhiKernels {
         lnWg = Math.min(256, Integer.highestOneBit(max));
         gemvWg = Math.min(128, Integer.highestOneBit(max));
         argmaxWg = Math.min(256, Integer.highestOneBit(max));
-        program = ctx.program("phi.cl", Map.of("STORAGE_F16", storage.define(), "LN_WG", lnWg, "GEMV_WG", gemvWg, "GEMV_ROWS", GEMV_ROWS,
-                "ARGMAX_WG", argmaxWg));
+        Map<String, Object> defines = new HashMap<>(Map.of("STORAGE_F16", storage.define(), "LN_WG", lnWg, "GEMV_WG", gemvWg,
+                "GEMV_ROWS", GEMV_ROWS, "ARGMAX_WG", argmaxWg, "MMA", 0));
+        ClProgram built = null;
+        if (storage == Storage.F16 && tensorCoresAllowed() && ctx.probeInlinePtx()) {
+            defines.put("MMA", 1);
+            try {
+                built = ctx.program("phi.cl", defines);
+                log.info("tensor cores: prefill matrix products use inline PTX mma.sync on {} (-Dflashcl.tensorCores=off for the portable kernels)",
+                        ctx.device().name());
+            } catch (ClException e) {
+                log.warn("the tensor-core GEMM kernels did not build on {}; using the portable ones. {}", ctx.device().name(), e.getMessage());
+                defines.put("MMA", 0);
+            }
+        }
+        tensorCores = built != null;
+        program = built != null ? built : ctx.program("phi.cl", defines);
+    }
+
+    /** False when {@code -Dflashcl.tensorCores} or {@code FLASHCL_TENSOR_CORES} is {@code off}. */
+    public static boolean tensorCoresAllowed() {
+        String v = System.getProperty("flashcl.tensorCores", System.getenv("FLASHCL_TENSOR_CORES"));
+        return v == null || !v.trim().toLowerCase(Locale.ROOT).matches("off|0|false|no");
+    }
+
+    /** Whether the tensor-core GEMM kernels were built (and are chosen for k a multiple of 8). */
+    public boolean tensorCores() {
+        return tensorCores;
     }
 
     public ClKernel kernel(String base) {
@@ -32,22 +70,46 @@ public final class PhiKernels {
     }
 
     /**
-     * The GEMM tile for rows x n outputs: 128 (kernels {@code gemm128_*}, 8 x 8 outputs per
-     * work-item) when that still gives two tiles per compute unit, else 64 ({@code gemm_*}).
+     * The prefill GEMM kernels: portable tilings of 64 x 64 and 128 x 128 outputs per work-group
+     * of 16 x 16, and the tensor-core one (128 x 128 per work-group of 256, fp16 storage, k a
+     * multiple of 8).
      */
-    public int gemmTile(int rows, int n) {
+    public enum Gemm {
+        TILE64("gemm_", 64), TILE128("gemm128_", 128), MMA("gemm_mma_", 128);
+
+        /** Kernel name prefix: the epilogue ({@code f32out}, {@code gelu}, {@code residual}) follows. */
+        public final String prefix;
+        public final int tile;
+
+        Gemm(String prefix, int tile) {
+            this.prefix = prefix;
+            this.tile = tile;
+        }
+
+        /** The NDRange over rows x n outputs. */
+        public long[] global(int rows, int n) {
+            long tn = (n + tile - 1) / tile, tm = (rows + tile - 1) / tile;
+            return this == MMA ? new long[] {tn * 256, tm} : new long[] {tn * 16, tm * 16};
+        }
+
+        public long[] local() {
+            return this == MMA ? new long[] {256, 1} : new long[] {16, 16};
+        }
+    }
+
+    /**
+     * The GEMM for rows x n outputs over k: tensor cores when built and k allows, else the 128
+     * tiling when that still gives two tiles per compute unit, else the 64 one.
+     */
+    public Gemm gemm(int rows, int n, int k) {
+        if (tensorCores && k % 8 == 0) return Gemm.MMA;
         long big = (long) ((rows + 127) / 128) * ((n + 127) / 128);
-        return big >= 2L * computeUnits ? 128 : 64;
+        return big >= 2L * computeUnits ? Gemm.TILE128 : Gemm.TILE64;
     }
 
-    /** Kernel name prefix of a GEMM tile. */
-    public static String gemmName(int tile) {
-        return tile == 128 ? "gemm128_" : "gemm_";
-    }
-
-    /** The NDRange of a GEMM tile over rows x n outputs (work-groups of 16 x 16). */
-    public static long[] gemmGlobal(int rows, int n, int tile) {
-        return new long[] {(long) (n + tile - 1) / tile * 16, (long) (rows + tile - 1) / tile * 16};
+    /** Whether this program has that GEMM's kernels. */
+    public boolean has(Gemm g) {
+        return g != Gemm.MMA || tensorCores;
     }
 
     public Storage storage() {

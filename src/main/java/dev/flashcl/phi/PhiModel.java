@@ -19,7 +19,9 @@ import dev.flashcl.tokenizer.Tokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.LongConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -84,6 +86,7 @@ public final class PhiModel implements AutoCloseable {
     private final Options opts;
     private final int context;
     private final Storage st;
+    private boolean tensorCores;
     private final List<AutoCloseable> owned = new ArrayList<>();
     private PhiWeights w;
     private ClBuffer ids, logits, kCache, vCache, invFreq;
@@ -171,6 +174,7 @@ public final class PhiModel implements AutoCloseable {
         if (inv.length > 0) invFreq.write(inv);
         flash = own(new FlashAttention(ctx, st, d).build(true, true));   // compile now, not inside the first prefill
         PhiKernels k = new PhiKernels(ctx, st);
+        tensorCores = k.tensorCores();
         prefillGraph = own(buildGraph("prefill", k, chunk, false));
         decodeGraph = own(buildGraph("decode", k, 1, true));
         log.info("graphs: prefill {} nodes, {} activation buffers ({}); decode {} nodes, {} buffers ({})", prefillGraph.size(),
@@ -250,7 +254,7 @@ public final class PhiModel implements AutoCloseable {
                         .arg(6, v).arg(7, h);
                 return s -> {
                     kn.arg(5, s.rows());
-                    kn.launch(ctx, PhiKernels.gemmGlobal(s.rows(), v, 64), new long[] {16, 16});
+                    kn.launch(ctx, PhiKernels.Gemm.TILE64.global(s.rows(), v), PhiKernels.Gemm.TILE64.local());
                 };
             }
             ClKernel kn = kernel(k, "gemv_f32out").arg(0, hf.buffer()).arg(2, w.lmHeadW).arg(3, w.lmHeadB).arg(4, logits).arg(5, v).arg(6, h);
@@ -280,15 +284,15 @@ public final class PhiModel implements AutoCloseable {
         return s -> kn.launch(ctx, new long[] {(long) s.rows() * k.lnWg()}, new long[] {k.lnWg()});
     }
 
-    /** A prefill matrix product with its epilogue; the tiling is chosen per launch from the row count. */
+    /** A prefill matrix product with its epilogue; the kernel is chosen per launch from the row count. */
     private Graph.Launch gemm(PhiKernels k, String epilogue, Tensor a, ClBuffer wt, ClBuffer b, Tensor out, int n, int kk) {
-        ClKernel small = kernel(k, PhiKernels.gemmName(64) + epilogue), big = kernel(k, PhiKernels.gemmName(128) + epilogue);
-        for (ClKernel kn : new ClKernel[] {small, big}) kn.arg(0, a.buffer()).arg(1, 0).arg(2, wt).arg(3, b).arg(4, out.buffer()).arg(6, n).arg(7, kk);
+        Map<PhiKernels.Gemm, ClKernel> kernels = new EnumMap<>(PhiKernels.Gemm.class);
+        for (PhiKernels.Gemm g : PhiKernels.Gemm.values()) {
+            if (k.has(g)) kernels.put(g, kernel(k, g.prefix + epilogue).arg(0, a.buffer()).arg(1, 0).arg(2, wt).arg(3, b).arg(4, out.buffer()).arg(6, n).arg(7, kk));
+        }
         return s -> {
-            int tile = k.gemmTile(s.rows(), n);
-            ClKernel kn = tile == 128 ? big : small;
-            kn.arg(5, s.rows());
-            kn.launch(ctx, PhiKernels.gemmGlobal(s.rows(), n, tile), new long[] {16, 16});
+            PhiKernels.Gemm g = k.gemm(s.rows(), n, kk);
+            kernels.get(g).arg(5, s.rows()).launch(ctx, g.global(s.rows(), n), g.local());
         };
     }
 
@@ -425,6 +429,11 @@ public final class PhiModel implements AutoCloseable {
         float[] out = new float[count];
         (decode ? decodeGraph : prefillGraph).get(tensor).buffer().read(out, 0);
         return out;
+    }
+
+    /** Whether the prefill matrix products run on tensor cores (see {@link PhiKernels}). */
+    public boolean tensorCores() {
+        return tensorCores;
     }
 
     /** Kernels a decode step enqueues (attention counts two: split and combine). */

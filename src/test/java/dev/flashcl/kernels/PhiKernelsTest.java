@@ -1,10 +1,12 @@
 package dev.flashcl.kernels;
 
 import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.flashcl.cl.ClBuffer;
 import dev.flashcl.cl.ClContext;
 import dev.flashcl.cl.ClKernel;
+import dev.flashcl.kernels.PhiKernels.Gemm;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -128,8 +130,14 @@ class PhiKernelsTest {
 
     static Stream<Arguments> matmulCases() {
         int[][] sizes = {{1, 1, 4}, {2, 63, 20}, {17, 64, 64}, {64, 65, 80}, {65, 129, 164}, {130, 200, 36}};
+        // the tensor-core kernel: k a multiple of 8; tails in k (k % 32), several k tiles (its double
+        // buffer), several work-groups both ways, and partial ones
+        int[][] mmaSizes = {{1, 1, 8}, {17, 64, 64}, {65, 129, 80}, {130, 200, 40}, {257, 384, 264}, {300, 136, 1000}};
         List<Arguments> out = new ArrayList<>();
-        for (Storage s : Storage.values()) for (String epi : new String[] {"f32out", "gelu", "residual"}) for (int[] z : sizes) for (int tile : new int[] {64, 128}) out.add(Arguments.of(s, epi, z[0], z[1], z[2], tile));
+        for (Storage s : Storage.values()) for (String epi : new String[] {"f32out", "gelu", "residual"}) {
+            for (int[] z : sizes) for (Gemm g : new Gemm[] {Gemm.TILE64, Gemm.TILE128}) out.add(Arguments.of(s, epi, z[0], z[1], z[2], g));
+            if (s == Storage.F16) for (int[] z : mmaSizes) out.add(Arguments.of(s, epi, z[0], z[1], z[2], Gemm.MMA));
+        }
         return out.stream();
     }
 
@@ -138,28 +146,29 @@ class PhiKernelsTest {
     }
 
     /** GEMM over all rows, and GEMV (decode) on each of the first rows through a_row0. */
-    @ParameterizedTest(name = "{0} {1} rows {2} n {3} k {4} tile {5}")
+    @ParameterizedTest(name = "{0} {1} rows {2} n {3} k {4} {5}")
     @MethodSource("matmulCases")
-    void gemmAndGemv(Storage s, String epi, int rows, int n, int kk, int tile) {
+    void gemmAndGemv(Storage s, String epi, int rows, int n, int kk, Gemm gemm) {
         SplittableRandom r = new SplittableRandom(rows * 1000L + n * 10L + kk);
         float[] a = random(r, rows * kk, 2, s), w = random(r, n * kk, 1.0 / Math.sqrt(kk), s), b = random(r, n, 0.5, Storage.F32);
         boolean residual = epi.equals("residual");
         Storage outS = epi.equals("gelu") ? s : Storage.F32;
         float[] init = residual ? random(r, rows * n, 1, Storage.F32) : new float[rows * n];
         PhiKernels k = kernels(s);
+        assumeTrue(k.has(gemm), "this device has no " + gemm + " kernels (tensor cores: NVIDIA inline PTX)");
         ClBuffer ab = upload("a", a, s), wb = upload("w", w, s), bb = upload("bias", b, Storage.F32);
         ClBuffer out = output("gemm out", rows * n, outS);
         if (residual) { float[] withGuard = java.util.Arrays.copyOf(init, rows * n + 64); java.util.Arrays.fill(withGuard, rows * n, rows * n + 64, 777f); out.write(withGuard); }
-        try (ClKernel kn = k.kernel(PhiKernels.gemmName(tile) + epi)) {
+        try (ClKernel kn = k.kernel(gemm.prefix + epi)) {
             kn.arg(0, ab).arg(1, 0).arg(2, wb).arg(3, bb).arg(4, out).arg(5, rows).arg(6, n).arg(7, kk);
-            kn.launch(CTX, PhiKernels.gemmGlobal(rows, n, tile), new long[] {16, 16});
+            kn.launch(CTX, gemm.global(rows, n), gemm.local());
         }
         float[] got = read(out, rows * n, outS);
         for (int m = 0; m < rows; m++) for (int j = 0; j < n; j++) check(epi + " [" + m + "," + j + "]", ref(a, w, b, init, m, j, kk, epi), got[m * n + j], tol(a, w, b, m, j, kk, epi, s));
         assertGuard(out, rows * n, outS);
         // GEMV (the lm_head's, fp32 out): one row at a time, picked by a_row0, once per case; the gelu
         // and residual epilogues of decode run in the fused GEMVs (fusedDecodeGemvs)
-        for (int m = 0; m < (tile == 64 && epi.equals("f32out") ? Math.min(rows, 3) : 0); m++) {
+        for (int m = 0; m < (gemm == Gemm.TILE64 && epi.equals("f32out") ? Math.min(rows, 3) : 0); m++) {
             float[] init1 = residual ? java.util.Arrays.copyOfRange(init, m * n, m * n + n) : new float[n];
             ClBuffer o1 = output("gemv out", n, outS);
             if (residual) { float[] g = java.util.Arrays.copyOf(init1, n + 64); java.util.Arrays.fill(g, n, n + 64, 777f); o1.write(g); }
