@@ -146,7 +146,7 @@ final class BenchCommand {
         @Option(names = "--contexts", split = ",", defaultValue = "128,512,2000") List<Integer> contexts;
         @Option(names = "--repeat", defaultValue = "5", description = "Timed prefill runs per length (median).") int repeat;
         @Option(names = "--steps", defaultValue = "32", description = "Timed decode steps per context (median).") int steps;
-        @Option(names = "--prefill-chunk", defaultValue = "512", description = "Prompt tokens per prefill pass (default: ${DEFAULT-VALUE}).") int chunk;
+        @Option(names = "--prefill-chunk", defaultValue = "2048", description = "Prompt tokens per prefill pass (default: ${DEFAULT-VALUE}).") int chunk;
         @Option(names = "--json") File json;
 
         @Override

@@ -49,7 +49,7 @@ final class GenerateCommand implements Callable<Integer> {
     int context;
     @Option(names = "--storage", defaultValue = "f16", description = "Weights and KV cache on the device: f16 (default) or f32.")
     String storage;
-    @Option(names = "--prefill-chunk", defaultValue = "512", description = "Prompt tokens per prefill pass (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--prefill-chunk", defaultValue = "2048", description = "Prompt tokens per prefill pass (default: ${DEFAULT-VALUE}).")
     int chunk;
     @Option(names = "--no-clean-up-spaces", description = "Do not apply transformers' clean-up of tokenization spaces when decoding.")
     boolean noCleanUp;

@@ -60,7 +60,7 @@ public final class PhiModel implements AutoCloseable {
      */
     public record Options(int contextLength, Storage storage, int prefillChunk, boolean allLogits) {
         public static Options defaults() {
-            return new Options(0, Storage.F16, 512, false);
+            return new Options(0, Storage.F16, 2048, false);
         }
 
         public Options withStorage(Storage s) {
