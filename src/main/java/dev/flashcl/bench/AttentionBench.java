@@ -68,11 +68,19 @@ public final class AttentionBench {
                 double flops = flops(o.batch(), o.heads(), n, o.headDim(), o.causal());
                 for (PrefillTiles t : PrefillTiles.candidates(ctx.device(), o.headDim())) {
                     long t0 = System.nanoTime();
-                    try (FlashAttention fa = new FlashAttention(ctx, o.storage(), o.headDim(), t, FlashAttention.DEFAULT_DECODE_WG).build(true, false)) {
+                    try (FlashAttention fa = new FlashAttention(ctx, o.storage(), o.headDim(), t, FlashAttention.DEFAULT_DECODE_WG)
+                            .tensorCores(false).build(true, false)) {
                         if (n == o.lengths().get(0)) progress.accept(String.format("built flash %s in %d ms", t, (System.nanoTime() - t0) / 1_000_000));
                         ctx.resetPeak();
                         double ms = median(o, timer -> fa.prefill(qv, kv, vv, ov, null, dims, o.causal(), dims.defaultScale(), timer));
                         prefill.add(report(progress, new PrefillRow("flash " + t, n, ms, flops / ms / 1e9, ctx.peakBytes(), "")));
+                    }
+                }
+                try (FlashAttention fa = new FlashAttention(ctx, o.storage(), o.headDim()).build(true, false)) {   // the tensor-core kernel, where there is one
+                    if (fa.usesTensorCores()) {
+                        ctx.resetPeak();
+                        double ms = median(o, timer -> fa.prefill(qv, kv, vv, ov, null, dims, o.causal(), dims.defaultScale(), timer));
+                        prefill.add(report(progress, new PrefillRow("flash tensor cores", n, ms, flops / ms / 1e9, ctx.peakBytes(), "")));
                     }
                 }
                 if (o.naive()) {

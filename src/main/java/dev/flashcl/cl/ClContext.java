@@ -225,6 +225,25 @@ public final class ClContext implements AutoCloseable {
         }
     }
 
+    private Boolean tensorCores;
+
+    /**
+     * Whether kernels may use tensor cores here through inline PTX ({@code mma.sync}): the device's
+     * compiler takes inline PTX (probed once) and {@code -Dflashcl.tensorCores} (or
+     * {@code FLASHCL_TENSOR_CORES}) is not {@code off}. A kernel family that then fails to build
+     * its tensor-core kernels logs why and keeps its portable ones.
+     */
+    public synchronized boolean tensorCores() {
+        if (tensorCores == null) tensorCores = tensorCoresAllowed() && probeInlinePtx();
+        return tensorCores;
+    }
+
+    /** False when {@code -Dflashcl.tensorCores} or {@code FLASHCL_TENSOR_CORES} is {@code off} (or 0, false, no). */
+    public static boolean tensorCoresAllowed() {
+        String v = System.getProperty("flashcl.tensorCores", System.getenv("FLASHCL_TENSOR_CORES"));
+        return v == null || !v.trim().toLowerCase(java.util.Locale.ROOT).matches("off|0|false|no");
+    }
+
     static String options(Map<String, ?> defines) {
         StringBuilder sb = new StringBuilder();
         new TreeMap<>(defines).forEach((k, v) -> sb.append(sb.isEmpty() ? "" : " ").append("-D").append(k).append('=').append(v));

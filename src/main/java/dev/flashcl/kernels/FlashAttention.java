@@ -21,12 +21,15 @@ import java.util.Map;
  * </pre>
  */
 public final class FlashAttention implements AutoCloseable {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(FlashAttention.class);
     private final ClContext ctx;
     private final Storage storage;
     private final int headDim;
     private final PrefillTiles tiles;
     private final int decodeWg;
     private ClKernel prefill;   // built on first use, so that decode-only users never compile prefill
+    private ClKernel prefillMma;   // the tensor-core prefill, where built (see build)
+    private boolean tensorCores = true;
     private ClKernel decode;
     private ClKernel combine;
     private ClBuffer partO;     // [batch, heads, splits, head_dim] fp32, grown on demand
@@ -75,14 +78,46 @@ public final class FlashAttention implements AutoCloseable {
     }
 
     /**
+     * Whether prefill may use the tensor-core kernel (default true; it is used where the device
+     * takes it, see {@link ClContext#tensorCores}). Set before the first build.
+     */
+    public synchronized FlashAttention tensorCores(boolean allowed) {
+        if (prefill != null) throw new IllegalStateException("tensorCores(...) must come before the prefill kernel is built");
+        tensorCores = allowed;
+        return this;
+    }
+
+    /** Whether prefill runs the tensor-core kernel (for views whose offsets and strides are multiples of 8). */
+    public synchronized boolean usesTensorCores() {
+        build(true, false);
+        return prefillMma != null;
+    }
+
+    /**
      * Builds (or takes from the kernel cache) the prefill and/or decode programs now rather than
-     * at first use. Two programs, so that a decode variant never rebuilds the prefill kernel.
+     * at first use. Two programs, so that a decode variant never rebuilds the prefill kernel. The
+     * prefill program also holds {@code flash_attn_prefill_mma} (tensor cores through inline PTX)
+     * for fp16 storage and head_dim a multiple of 16 where the device takes it; if that does not
+     * build, the build log is logged and the portable kernel serves alone.
      */
     public synchronized FlashAttention build(boolean withPrefill, boolean withDecode) {
         if (withPrefill && prefill == null) {
-            prefill = ctx.program("flash_attn.cl", Map.of("HEAD_DIM", headDim, "BLOCK_M", tiles.blockM(),
-                    "BLOCK_N", tiles.blockN(), "STORAGE_F16", storage.define(), "WITH_DECODE", 0, "UNROLL_HINTS", unrollHints(ctx.device())))
-                    .kernel("flash_attn_prefill_" + storage.suffix);
+            Map<String, Object> defines = new java.util.HashMap<>(Map.of("HEAD_DIM", headDim, "BLOCK_M", tiles.blockM(),
+                    "BLOCK_N", tiles.blockN(), "STORAGE_F16", storage.define(), "WITH_DECODE", 0, "UNROLL_HINTS", unrollHints(ctx.device()), "MMA", 0));
+            ClProgram program = null;
+            if (tensorCores && storage == Storage.F16 && headDim % 16 == 0 && ctx.tensorCores()) {
+                defines.put("MMA", 1);
+                try {
+                    program = ctx.program("flash_attn.cl", defines);
+                    prefillMma = program.kernel("flash_attn_prefill_mma_" + storage.suffix);
+                } catch (dev.flashcl.cl.ClException e) {
+                    log.warn("the tensor-core attention kernel did not build on {}; using the portable one. {}", ctx.device().name(), e.getMessage());
+                    defines.put("MMA", 0);
+                    program = null;
+                }
+            }
+            if (program == null) program = ctx.program("flash_attn.cl", defines);
+            prefill = program.kernel("flash_attn_prefill_" + storage.suffix);
         }
         if (withDecode && decode == null) {
             ClProgram program = ctx.program("flash_attn.cl", Map.of("HEAD_DIM", headDim, "DECODE_WG", decodeWg,
@@ -122,14 +157,24 @@ public final class FlashAttention implements AutoCloseable {
                         AttentionDims dims, boolean causal, float scale, KernelTimer timer) {
         checkViews(q, k, v, o, dims, dims.qLen(), headDim, storage);
         checkLse(lse, (long) dims.batch() * dims.heads() * dims.qLen());
-        int blocks = (dims.qLen() + tiles.blockM() - 1) / tiles.blockM();
         build(true, false);
-        bindQkv(prefill, q, k, v);
-        prefill.arg(6, o.buffer()).arg4(7, o.offset(), o.batchStride(), o.headStride(), o.rowStride());
-        if (lse == null) prefill.argNull(8); else prefill.arg(8, lse);
-        prefill.arg(9, dims.heads()).arg(10, dims.qLen()).arg(11, dims.kvLen()).arg(12, causal ? 1 : 0).arg(13, scale);
-        prefill.launch(ctx, new long[] {(long) blocks * tiles.blockM(), dims.heads(), dims.batch()},
-                new long[] {tiles.blockM(), 1, 1}, timer);
+        boolean mma = prefillMma != null && aligned8(q) && aligned8(k) && aligned8(v) && aligned8(o);
+        ClKernel kn = mma ? prefillMma : prefill;
+        int rowsPerGroup = mma ? MMA_ROWS : tiles.blockM(), groupSize = mma ? MMA_WORK_GROUP : tiles.blockM();
+        int blocks = (dims.qLen() + rowsPerGroup - 1) / rowsPerGroup;
+        bindQkv(kn, q, k, v);
+        kn.arg(6, o.buffer()).arg4(7, o.offset(), o.batchStride(), o.headStride(), o.rowStride());
+        if (lse == null) kn.argNull(8); else kn.arg(8, lse);
+        kn.arg(9, dims.heads()).arg(10, dims.qLen()).arg(11, dims.kvLen()).arg(12, causal ? 1 : 0).arg(13, scale);
+        kn.launch(ctx, new long[] {(long) blocks * groupSize, dims.heads(), dims.batch()}, new long[] {groupSize, 1, 1}, timer);
+    }
+
+    /** The tensor-core prefill: 4 warps of 16 query rows each (MMA_WARPS in flash_attn.cl). */
+    static final int MMA_ROWS = 64, MMA_WORK_GROUP = 128;
+
+    /** 16-byte rows: offset and strides multiples of 8 elements. */
+    private static boolean aligned8(TensorView t) {
+        return t.offset() % 8 == 0 && t.batchStride() % 8 == 0 && t.headStride() % 8 == 0 && t.rowStride() % 8 == 0;
     }
 
     /** Decode with the split length chosen for the device (see {@link #splitLength}). */
@@ -210,6 +255,7 @@ public final class FlashAttention implements AutoCloseable {
     @Override
     public void close() {
         if (prefill != null) prefill.close();
+        if (prefillMma != null) prefillMma.close();
         if (decode != null) decode.close();
         if (combine != null) combine.close();
         if (partO != null) partO.close();

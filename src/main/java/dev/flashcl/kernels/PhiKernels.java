@@ -5,7 +5,6 @@ import dev.flashcl.cl.ClException;
 import dev.flashcl.cl.ClKernel;
 import dev.flashcl.cl.ClProgram;
 import java.util.HashMap;
-import java.util.Locale;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,7 +38,7 @@ public final class PhiKernels {
         Map<String, Object> defines = new HashMap<>(Map.of("STORAGE_F16", storage.define(), "LN_WG", lnWg, "GEMV_WG", gemvWg,
                 "GEMV_ROWS", GEMV_ROWS, "ARGMAX_WG", argmaxWg, "MMA", 0));
         ClProgram built = null;
-        if (storage == Storage.F16 && tensorCoresAllowed() && ctx.probeInlinePtx()) {
+        if (storage == Storage.F16 && ctx.tensorCores()) {
             defines.put("MMA", 1);
             try {
                 built = ctx.program("phi.cl", defines);
@@ -52,12 +51,6 @@ public final class PhiKernels {
         }
         tensorCores = built != null;
         program = built != null ? built : ctx.program("phi.cl", defines);
-    }
-
-    /** False when {@code -Dflashcl.tensorCores} or {@code FLASHCL_TENSOR_CORES} is {@code off}. */
-    public static boolean tensorCoresAllowed() {
-        String v = System.getProperty("flashcl.tensorCores", System.getenv("FLASHCL_TENSOR_CORES"));
-        return v == null || !v.trim().toLowerCase(Locale.ROOT).matches("off|0|false|no");
     }
 
     /** Whether the tensor-core GEMM kernels were built (and are chosen for k a multiple of 8). */
