@@ -7,8 +7,8 @@ set -uo pipefail
 source .gpu/env.sh
 out=${OUT:-gpu-out}; mkdir -p "$out"
 source scripts/gpu-opencl.sh
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
-gpu_java dev.flashcl.cli.Main devices 2>&1 | tee "$out/devices.txt"
+# (at most 8 files come back from a device call: keep $OUT to machine, build, attention.md/json, bench.log, torch, tests)
+{ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv; gpu_java dev.flashcl.cli.Main devices 2>&1; } | tee "$out/machine.txt"
 java_main() { bash -c 'source .gpu/env.sh; GPU_JAVA_OPTS="-Xmx24g ${EXTRA_JAVA_OPTS:-}" gpu_java dev.flashcl.cli.Main "$@"' flashcl "$@"; }
 # NVIDIA's compiler takes up to 45 s a prefill variant: build every variant first into the kernel
 # cache, then the bench (the figures) and the test suite, each under a time limit so that one slow
@@ -34,7 +34,7 @@ for k in flash_attn_decode_f16 flash_attn_prefill_f16; do
   f=$(grep -la "entry $k" ~/.cache/flashcl/kernels/*.bin 2>/dev/null | head -1)
   [ -n "$f" ] && { echo "global loads in $k:"; grep -ao "ld\.global[.a-z0-9]*" "$f" | sort | uniq -c; }
 done
-[ "${BENCH:-all}" = none ] || timeout 120 python3 scripts/torch_attention.py --json "$out/torch_attention.json" 2>&1 | tee "$out/torch.txt"
+[ "${BENCH:-all}" = none ] || timeout 120 python3 scripts/torch_attention.py --json "$out/torch_attention.json" 2>&1
 if [ "${TESTS:-all}" != none ]; then
   # --details=tree streams each test as it ends, so a run cut short still shows how far it got.
   timeout "${TEST_LIMIT:-240}" bash -c "source .gpu/env.sh; gpu_test --select-package dev.flashcl --exclude-classname '.*OclgrindTest' \
