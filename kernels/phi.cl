@@ -240,11 +240,19 @@ inline float dot8(__global const float* a, __global const float* w) {
     return dot(*(__global const float4*)a, *(__global const float4*)w) + dot(*(__global const float4*)(a + 4), *(__global const float4*)(w + 4));
 }
 #endif
-// This lane's share (of `lanes`) of A[row] . W[row] over k.
+// This lane's share (of `lanes`) of A[row] . W[row] over k. Two 16-byte loads of W per lane per
+// iteration, into two sums, so that each lane keeps two loads in flight.
 inline float gemv_lane(__global const STORE_T* ar, __global const STORE_T* wr, int k, int lane, int lanes) {
     float s = 0.0f;
     if (k % 8 == 0) {
-        for (int i = 8 * lane; i < k; i += 8 * lanes) s += dot8(ar + i, wr + i);
+        float s2 = 0.0f;
+        int i = 8 * lane;
+        for (; i + 8 * lanes < k; i += 16 * lanes) {
+            s += dot8(ar + i, wr + i);
+            s2 += dot8(ar + i + 8 * lanes, wr + i + 8 * lanes);
+        }
+        if (i < k) s += dot8(ar + i, wr + i);
+        s += s2;
     } else {
         for (int i = 4 * lane; i < k; i += 4 * lanes) s += dot(LOAD4(ar, i), LOAD4(wr, i));
     }

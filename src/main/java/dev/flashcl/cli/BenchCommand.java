@@ -165,10 +165,10 @@ final class BenchCommand {
                 out.put("tensor_cores", m.tensorCores());
                 out.put("parameters", m.config().parameters());
                 out.put("device_bytes", ctx.bytesInUse());
-                out.put("kernels_per_decode_token", m.kernelsPerDecodeStep());
-                System.out.printf(Locale.ROOT, "device %s (%s), %s, %s weights, %,d parameters, device memory %s, %d kernels per decode token, "
+                out.put("kernels_per_decode_token", m.kernelsPerDecodeStep(512));
+                System.out.printf(Locale.ROOT, "device %s (%s), %s, %s weights, %,d parameters, device memory %s, %d kernels per decode token at context 512, "
                                 + "prefill chunk %d, tensor cores %s%n", ctx.device().name(), ctx.device().driverVersion(), java.time.LocalDate.now(), storage,
-                        m.config().parameters(), Bytes.format(ctx.bytesInUse()), m.kernelsPerDecodeStep(), chunk, m.tensorCores() ? "on" : "off");
+                        m.config().parameters(), Bytes.format(ctx.bytesInUse()), m.kernelsPerDecodeStep(512), chunk, m.tensorCores() ? "on" : "off");
                 System.out.println("| phase | tokens | median ms | tokens/s |");
                 System.out.println("|---|---:|---:|---:|");
                 List<java.util.Map<String, Object>> rows = new java.util.ArrayList<>();
@@ -196,8 +196,9 @@ final class BenchCommand {
                         if (r >= 0) ms[r] = (System.nanoTime() - t0) / 1e6;
                     }
                     double med = median(ms);
-                    System.out.printf(Locale.ROOT, "| decode | context %d | %.3f | %.1f |%n", c, med, 1000 / med);
-                    rows.add(java.util.Map.of("phase", "decode", "context", c, "median_ms", med, "tokens_per_s", 1000 / med));
+                    System.out.printf(Locale.ROOT, "| decode | context %d (%d kernels) | %.3f | %.1f |%n", c, m.kernelsPerDecodeStep(c), med, 1000 / med);
+                    rows.add(java.util.Map.of("phase", "decode", "context", c, "median_ms", med, "tokens_per_s", 1000 / med,
+                            "kernels", m.kernelsPerDecodeStep(c)));
                 }
                 out.put("results", rows);
                 int longest = promptLengths.stream().mapToInt(Integer::intValue).max().orElse(0);

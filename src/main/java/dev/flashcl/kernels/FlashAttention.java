@@ -30,7 +30,12 @@ public final class FlashAttention implements AutoCloseable {
     private ClKernel prefill;   // built on first use, so that decode-only users never compile prefill
     private ClKernel prefillMma;   // the tensor-core prefill, where built (see build)
     private boolean tensorCores = true;
+    private int singleSplitUpTo = Integer.getInteger("flashcl.decodeSingleSplitUpTo", DEFAULT_SINGLE_SPLIT_UP_TO);
+
+    /** Decode keeps every key in one split (one launch, no combine) up to this many keys, unless -Dflashcl.decodeSingleSplitUpTo says otherwise. */
+    public static final int DEFAULT_SINGLE_SPLIT_UP_TO = 0;
     private ClKernel decode;
+    private ClKernel decodeRope;
     private ClKernel combine;
     private ClBuffer partO;     // [batch, heads, splits, head_dim] fp32, grown on demand
     private ClBuffer partMl;    // [batch, heads, splits] float2: running max and sum, log2 units
@@ -123,6 +128,7 @@ public final class FlashAttention implements AutoCloseable {
             ClProgram program = ctx.program("flash_attn.cl", Map.of("HEAD_DIM", headDim, "DECODE_WG", decodeWg,
                     "STORAGE_F16", storage.define(), "WITH_PREFILL", 0, "UNROLL_HINTS", unrollHints(ctx.device())));
             decode = program.kernel("flash_attn_decode_" + storage.suffix);
+            decodeRope = program.kernel("flash_attn_decode_rope_" + storage.suffix);
             combine = program.kernel("flash_attn_decode_combine_" + storage.suffix);
         }
         return this;
@@ -194,12 +200,44 @@ public final class FlashAttention implements AutoCloseable {
         if (splitLen <= 0) throw new IllegalArgumentException("split length must be positive, got " + splitLen);
         checkViews(q, k, v, o, dims, 1, headDim, storage);
         checkLse(lse, (long) dims.batch() * dims.heads());
-        int splits = (dims.kvLen() + splitLen - 1) / splitLen;
-        ensurePartials((long) dims.batch() * dims.heads() * splits);
         build(false, true);
         bindQkv(decode, q, k, v);
-        decode.arg(6, partO).arg(7, partMl).arg(8, dims.heads()).arg(9, dims.kvLen()).arg(10, splitLen).arg(11, scale);
-        decode.launch(ctx, new long[] {(long) splits * decodeWg, dims.heads(), dims.batch()}, new long[] {decodeWg, 1, 1}, timer);
+        launchDecode(decode, o, lse, dims, scale, splitLen, timer);
+    }
+
+    /**
+     * A decode step with the rotary embedding and the cache append folded in (one launch instead
+     * of two; Phi's decode graph): q, k and v of the new position, kv_len - 1, come from
+     * {@code qkv} ([batch, 3 x heads x head_dim] fp32, q | k | v); q and k are rotated
+     * (rotate-half) on their first {@code rot} dims with {@code invFreq} (rot / 2 floats), k and v
+     * are written into the cache views at that position, and attention runs over the cache's
+     * kv_len positions as {@link #decode} does.
+     */
+    public void decodeRope(ClBuffer qkv, ClBuffer invFreq, int rot, TensorView kCache, TensorView vCache, TensorView o, ClBuffer lse,
+                           AttentionDims dims, float scale, KernelTimer timer) {
+        if (dims.qLen() != 1) throw new IllegalArgumentException("decode takes one query row, got q_len " + dims.qLen());
+        if (rot < 0 || rot > headDim || rot % 2 != 0) throw new IllegalArgumentException("rotary dims must be even and at most head_dim " + headDim + ", got " + rot);
+        checkViews(kCache, kCache, vCache, o, dims, 1, headDim, storage);
+        long need = (long) dims.batch() * 3 * dims.heads() * headDim * Float.BYTES;
+        if (qkv.bytes() < need) throw new IllegalArgumentException("qkv buffer '" + qkv.name() + "' holds " + qkv.bytes() + " bytes but needs " + need);
+        build(false, true);
+        decodeRope.arg(0, qkv).arg(1, invFreq).arg(2, rot)
+                .arg(3, kCache.buffer()).arg4(4, kCache.offset(), kCache.batchStride(), kCache.headStride(), kCache.rowStride())
+                .arg(5, vCache.buffer()).arg4(6, vCache.offset(), vCache.batchStride(), vCache.headStride(), vCache.rowStride());
+        launchDecode(decodeRope, o, lse, dims, scale, splitLength(dims), timer);
+    }
+
+    /** Binds arguments 7 on of a decode kernel (as laid out in both) and launches it, then the combine unless there is one split. */
+    private void launchDecode(ClKernel kn, TensorView o, ClBuffer lse, AttentionDims dims, float scale, int splitLen, KernelTimer timer) {
+        checkLse(lse, (long) dims.batch() * dims.heads());
+        int splits = (dims.kvLen() + splitLen - 1) / splitLen;
+        ensurePartials((long) dims.batch() * dims.heads() * splits);
+        int a = kn == decodeRope ? 7 : 6;   // the rope kernel has one argument more before the partials
+        kn.arg(a, partO).arg(a + 1, partMl).arg(a + 2, dims.heads()).arg(a + 3, dims.kvLen()).arg(a + 4, splitLen).arg(a + 5, scale)
+                .arg(a + 6, o.buffer()).arg4(a + 7, o.offset(), o.batchStride(), o.headStride(), o.rowStride());
+        if (lse == null) kn.argNull(a + 8); else kn.arg(a + 8, lse);
+        kn.launch(ctx, new long[] {(long) splits * decodeWg, dims.heads(), dims.batch()}, new long[] {decodeWg, 1, 1}, timer);
+        if (splits == 1) return;   // the one split wrote o itself
         combine.arg(0, partO).arg(1, partMl).arg(2, splits)
                 .arg(3, o.buffer()).arg4(4, o.offset(), o.batchStride(), o.headStride(), o.rowStride());
         if (lse == null) combine.argNull(5); else combine.arg(5, lse);
@@ -207,11 +245,18 @@ public final class FlashAttention implements AutoCloseable {
         combine.launch(ctx, new long[] {headDim, dims.heads(), dims.batch()}, new long[] {headDim, 1, 1}, timer);
     }
 
+    /** Kernels a decode of these dims launches with the default split: 1 (one split) or 2 (splits and combine). */
+    public int decodeLaunches(AttentionDims dims) {
+        return splitLength(dims) >= dims.kvLen() ? 1 : 2;
+    }
+
     /**
-     * Keys per decode split: enough splits that the device has about eight work-groups per compute
-     * unit, each split at least two passes of its work-group over the keys.
+     * Keys per decode split: one split (no combine launch) up to {@link #singleSplitUpTo} keys;
+     * beyond, enough splits that the device has about eight work-groups per compute unit, each
+     * split at least two passes of its work-group over the keys.
      */
     public int splitLength(AttentionDims dims) {
+        if (dims.kvLen() <= singleSplitUpTo) return Math.max(1, dims.kvLen());
         long targetGroups = 8L * ctx.device().computeUnits();
         long splitsWanted = Math.max(1, (targetGroups + (long) dims.batch() * dims.heads() - 1) / ((long) dims.batch() * dims.heads()));
         long len = (dims.kvLen() + splitsWanted - 1) / splitsWanted;
@@ -257,6 +302,7 @@ public final class FlashAttention implements AutoCloseable {
         if (prefill != null) prefill.close();
         if (prefillMma != null) prefillMma.close();
         if (decode != null) decode.close();
+        if (decodeRope != null) decodeRope.close();
         if (combine != null) combine.close();
         if (partO != null) partO.close();
         if (partMl != null) partMl.close();

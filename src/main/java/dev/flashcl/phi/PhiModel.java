@@ -40,11 +40,12 @@ import org.slf4j.LoggerFactory;
  *   layer.L.attn.dense        x += o Wd^T + bd                  (parallel block: one LN feeds both,
  *   layer.L.mlp.fc2           x += g W2^T + b2                   x = x + attn + mlp)
  * </pre>
- * The decode graph fuses qkv with fc1 ({@code layer.L.qkv+mlp.fc1}: both read h) and dense with
- * fc2 ({@code layer.L.dense+mlp.fc2}: both add into x), five launches a layer instead of seven.
- * (Folding the LayerNorm into the first was measured too: each work-group then reduces the
- * residual row itself, which cost what the saved launch gained, so it was dropped.)
- * then final_layernorm, lm_head (last row, or every row when asked) and argmax on the device.
+ * The decode graph fuses qkv with fc1 ({@code layer.L.qkv+mlp.fc1}: both read h), the rotary
+ * embedding and cache append into attention ({@code layer.L.attn.rope+flash}), and dense with fc2
+ * ({@code layer.L.dense+mlp.fc2}: both add into x): four launches a layer instead of seven (five
+ * where attention splits the keys and combines). (Folding the LayerNorm into the first was
+ * measured too: each work-group then reduces the residual row itself, which cost what the saved
+ * launch gained, so it was dropped.) Then final_layernorm, lm_head (last row, or every row when asked) and argmax on the device.
  * The prefill graph's argmax writes the next id where the decode graph's embedding reads it, so
  * a greedy step needs only the 4-byte read of that id. Not thread-safe: one generation at a time
  * (see {@link Generator}).
@@ -200,7 +201,7 @@ public final class PhiModel implements AutoCloseable {
             String p = "layer." + l + ".";
             Tensor hn = g.tensor(p + "h", (long) h * st.bytes);
             Tensor qkv = g.tensor(p + "qkv", 12L * h);
-            Tensor q = g.tensor(p + "q", (long) h * st.bytes);
+            Tensor q = decode ? null : g.tensor(p + "q", (long) h * st.bytes);
             Tensor o = g.tensor(p + "o", (long) h * st.bytes);
             Tensor mid = g.tensor(p + "g", (long) f * st.bytes);
             g.node(p + "input_layernorm", List.of(x), List.of(hn), gr -> layerNorm(k, x, lw.lnW(), lw.lnB(), hn));
@@ -214,25 +215,32 @@ public final class PhiModel implements AutoCloseable {
                 g.node(p + "attn.qkv", List.of(hn), List.of(qkv), gr -> gemm(k, "f32out", hn, lw.qkvW(), lw.qkvB(), qkv, 3 * h, h));
             }
             final long cacheOffset = (long) l * heads * context * d;
-            g.node(p + "attn.rope_cache", List.of(qkv), List.of(q), gr -> {
-                ClKernel kn = kernel(k, "rope_cache").arg(0, qkv.buffer()).arg(1, invFreq).arg(2, q.buffer()).arg(3, kCache).arg(4, vCache)
-                        .arg(5, heads).arg(6, d).arg(7, cfg.rotaryDims()).arg(10, context).arg(11, Math.toIntExact(cacheOffset / d));
-                return s -> {
-                    kn.arg(8, s.rows()).arg(9, s.position());
-                    kn.launch(ctx, new long[] {d, heads, s.rows()}, null);
-                };
-            });
-            g.node(p + "attn.flash", List.of(q), List.of(o), gr -> s -> {
-                int off = Math.toIntExact(cacheOffset);
-                TensorView kv = new TensorView(kCache, off, 0, context * d, d);
-                TensorView vv = new TensorView(vCache, off, 0, context * d, d);
-                TensorView qv = new TensorView(q.buffer(), 0, 0, s.rows() * d, d);
-                TensorView ov = new TensorView(o.buffer(), 0, 0, d, h);   // written as [rows, heads, d] = [rows, H]
-                AttentionDims dims = new AttentionDims(1, heads, s.rows(), s.kvLen(), d);
-                float scale = (float) (1.0 / Math.sqrt(d));
-                if (decode) flash.decode(qv, kv, vv, ov, null, dims, scale, null);
-                else flash.prefill(qv, kv, vv, ov, null, dims, true, scale, null);
-            });
+            final int off = Math.toIntExact(cacheOffset);
+            final float scale = (float) (1.0 / Math.sqrt(d));
+            if (decode) {   // rotary embedding, cache append and attention in one launch (or two with a combine)
+                g.node(p + "attn.rope+flash", List.of(qkv), List.of(o), gr -> s -> {
+                    TensorView kv = new TensorView(kCache, off, 0, context * d, d);
+                    TensorView vv = new TensorView(vCache, off, 0, context * d, d);
+                    TensorView ov = new TensorView(o.buffer(), 0, 0, d, h);
+                    flash.decodeRope(qkv.buffer(), invFreq, cfg.rotaryDims(), kv, vv, ov, null, new AttentionDims(1, heads, 1, s.kvLen(), d), scale, null);
+                });
+            } else {
+                g.node(p + "attn.rope_cache", List.of(qkv), List.of(q), gr -> {
+                    ClKernel kn = kernel(k, "rope_cache").arg(0, qkv.buffer()).arg(1, invFreq).arg(2, q.buffer()).arg(3, kCache).arg(4, vCache)
+                            .arg(5, heads).arg(6, d).arg(7, cfg.rotaryDims()).arg(10, context).arg(11, Math.toIntExact(cacheOffset / d));
+                    return s -> {
+                        kn.arg(8, s.rows()).arg(9, s.position());
+                        kn.launch(ctx, new long[] {d, heads, s.rows()}, null);
+                    };
+                });
+                g.node(p + "attn.flash", List.of(q), List.of(o), gr -> s -> {
+                    TensorView kv = new TensorView(kCache, off, 0, context * d, d);
+                    TensorView vv = new TensorView(vCache, off, 0, context * d, d);
+                    TensorView qv = new TensorView(q.buffer(), 0, 0, s.rows() * d, d);
+                    TensorView ov = new TensorView(o.buffer(), 0, 0, d, h);   // written as [rows, heads, d] = [rows, H]
+                    flash.prefill(qv, kv, vv, ov, null, new AttentionDims(1, heads, s.rows(), s.kvLen(), d), true, scale, null);
+                });
+            }
             if (decode) {
                 g.node(p + "dense+mlp.fc2", List.of(o, mid, x), List.of(x), gr -> {
                     ClKernel kn = kernel(k, "gemv_dense_fc2").arg(0, o.buffer()).arg(1, lw.denseW()).arg(2, lw.denseB()).arg(3, h)
@@ -436,9 +444,10 @@ public final class PhiModel implements AutoCloseable {
         return tensorCores;
     }
 
-    /** Kernels a decode step enqueues (attention counts two: split and combine). */
-    public int kernelsPerDecodeStep() {
-        return decodeGraph.size() + cfg.numLayers();
+    /** Kernels a decode step enqueues with {@code kvLen} keys cached (attention: one, or split and combine). */
+    public int kernelsPerDecodeStep(int kvLen) {
+        int attention = flash.decodeLaunches(new AttentionDims(1, cfg.numHeads(), 1, kvLen, cfg.headDim()));
+        return decodeGraph.size() + cfg.numLayers() * (attention - 1);
     }
 
     public List<String> nodeNames(boolean decode) {
