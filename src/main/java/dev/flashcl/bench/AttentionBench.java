@@ -115,13 +115,9 @@ public final class AttentionBench {
                     try (FlashAttention fa = new FlashAttention(ctx, o.storage(), o.headDim(), PrefillTiles.defaultFor(ctx.device(), o.headDim()), wg)
                             .build(false, true)) {
                         ctx.resetPeak();
-                        // the split the device gets by default, and one split (no combine launch)
-                        for (int split : new int[] {fa.splitLength(dims), len}) {
-                            double ms = median(o, timer -> fa.decode(qv, kv, vv, ov, null, dims, dims.defaultScale(), split, timer));
-                            decode.add(report(progress, new DecodeRow("flash-decode wg" + wg + (split >= len ? " one split" : ""), len, split, ms,
-                                    bytes / ms / 1e6, bytes, ctx.peakBytes())));
-                            if (split >= len) break;
-                        }
+                        int split = fa.splitLength(dims);
+                        double ms = median(o, timer -> fa.decode(qv, kv, vv, ov, null, dims, dims.defaultScale(), timer));
+                        decode.add(report(progress, new DecodeRow("flash-decode wg" + wg, len, split, ms, bytes / ms / 1e6, bytes, ctx.peakBytes())));
                     }
                 }
             }

@@ -30,10 +30,6 @@ public final class FlashAttention implements AutoCloseable {
     private ClKernel prefill;   // built on first use, so that decode-only users never compile prefill
     private ClKernel prefillMma;   // the tensor-core prefill, where built (see build)
     private boolean tensorCores = true;
-    private int singleSplitUpTo = Integer.getInteger("flashcl.decodeSingleSplitUpTo", DEFAULT_SINGLE_SPLIT_UP_TO);
-
-    /** Decode keeps every key in one split (one launch, no combine) up to this many keys, unless -Dflashcl.decodeSingleSplitUpTo says otherwise. */
-    public static final int DEFAULT_SINGLE_SPLIT_UP_TO = 0;
     private ClKernel decode;
     private ClKernel decodeRope;
     private ClKernel combine;
@@ -251,12 +247,13 @@ public final class FlashAttention implements AutoCloseable {
     }
 
     /**
-     * Keys per decode split: one split (no combine launch) up to {@link #singleSplitUpTo} keys;
-     * beyond, enough splits that the device has about eight work-groups per compute unit, each
-     * split at least two passes of its work-group over the keys.
+     * Keys per decode split: enough splits that the device has about eight work-groups per compute
+     * unit, each split at least two passes of its work-group over the keys (so up to 2 x the
+     * work-group's keys make one split, which writes o itself: no combine launch). One split for
+     * longer caches was measured on the H100 and lost: Phi-2 decode at context 512 ran 312 instead
+     * of 345 tokens/s, at 2000 229 instead of 323 (bench-results/2026-11-25-h100-generate-rope-fold-*).
      */
     public int splitLength(AttentionDims dims) {
-        if (dims.kvLen() <= singleSplitUpTo) return Math.max(1, dims.kvLen());
         long targetGroups = 8L * ctx.device().computeUnits();
         long splitsWanted = Math.max(1, (targetGroups + (long) dims.batch() * dims.heads() - 1) / ((long) dims.batch() * dims.heads()));
         long len = (dims.kvLen() + splitsWanted - 1) / splitsWanted;

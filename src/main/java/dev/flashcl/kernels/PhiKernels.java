@@ -24,7 +24,7 @@ public final class PhiKernels {
     private static final Logger log = LoggerFactory.getLogger(PhiKernels.class);
     private final ClProgram program;
     private final Storage storage;
-    private final int lnWg, gemvWg, argmaxWg, computeUnits;
+    private final int lnWg, gemvWg, gemvRows, argmaxWg, computeUnits;
     private final boolean tensorCores;
 
     public PhiKernels(ClContext ctx, Storage storage) {
@@ -32,11 +32,17 @@ public final class PhiKernels {
         int max = ctx.device().maxWorkGroupSize();
         if (max < 256) throw new IllegalArgumentException(ctx.device().name() + " allows work-groups of " + max + "; the GEMM kernel needs 256");
         computeUnits = ctx.device().computeUnits();
-        lnWg = Math.min(256, Integer.highestOneBit(max));
-        gemvWg = Math.min(128, Integer.highestOneBit(max));
+        lnWg = Integer.getInteger("flashcl.lnWg", Math.min(256, Integer.highestOneBit(max)));
+        gemvWg = Integer.getInteger("flashcl.gemvWg", Math.min(128, Integer.highestOneBit(max)));
+        gemvRows = Integer.getInteger("flashcl.gemvRows", 4);
+        if (Integer.bitCount(lnWg) != 1 || lnWg > max) throw new IllegalArgumentException("LayerNorm work-group " + lnWg + " must be a power of two at most " + max + " (-Dflashcl.lnWg)");
+        if (Integer.bitCount(gemvWg) != 1 || gemvWg > max || Integer.bitCount(gemvRows) != 1 || gemvRows > gemvWg) {
+            throw new IllegalArgumentException("GEMV work-group " + gemvWg + " with " + gemvRows + " outputs each: both must be powers of two, "
+                    + "the outputs at most the work-group, the work-group at most " + max + " (-Dflashcl.gemvWg, -Dflashcl.gemvRows)");
+        }
         argmaxWg = Math.min(256, Integer.highestOneBit(max));
         Map<String, Object> defines = new HashMap<>(Map.of("STORAGE_F16", storage.define(), "LN_WG", lnWg, "GEMV_WG", gemvWg,
-                "GEMV_ROWS", GEMV_ROWS, "ARGMAX_WG", argmaxWg, "MMA", 0));
+                "GEMV_ROWS", gemvRows, "ARGMAX_WG", argmaxWg, "MMA", 0));
         ClProgram built = null;
         if (storage == Storage.F16 && ctx.tensorCores()) {
             defines.put("MMA", 1);
@@ -117,12 +123,17 @@ public final class PhiKernels {
         return gemvWg;
     }
 
-    /** Outputs per GEMV work-group. */
-    public static final int GEMV_ROWS = 4;
+    /**
+     * Outputs per GEMV work-group (4 unless -Dflashcl.gemvRows; the work-group, 128 unless
+     * -Dflashcl.gemvWg, shares them out in equal groups of lanes).
+     */
+    public int gemvRows() {
+        return gemvRows;
+    }
 
     /** The NDRange of a GEMV over n outputs. */
     public long[] gemvGlobal(int n) {
-        return new long[] {(long) (n + GEMV_ROWS - 1) / GEMV_ROWS * gemvWg};
+        return new long[] {(long) (n + gemvRows - 1) / gemvRows * gemvWg};
     }
 
     public int argmaxWg() {
