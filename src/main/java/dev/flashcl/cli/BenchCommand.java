@@ -169,6 +169,15 @@ final class BenchCommand {
                 System.out.printf(Locale.ROOT, "device %s (%s), %s, %s weights, %,d parameters, device memory %s, %d kernels per decode token at context 512, "
                                 + "prefill chunk %d, tensor cores %s%n", ctx.device().name(), ctx.device().driverVersion(), java.time.LocalDate.now(), storage,
                         m.config().parameters(), Bytes.format(ctx.bytesInUse()), m.kernelsPerDecodeStep(512), chunk, m.tensorCores() ? "on" : "off");
+                for (int p : promptLengths) {
+                    if (p < 1 || p > m.contextLength()) throw new IllegalArgumentException("--prompt-lengths: " + p + " is outside 1.." + m.contextLength() + " (the model's context)");
+                }
+                for (int c : contexts) {   // the prompt, two warm-up steps and the timed steps must fit the KV cache
+                    if (c < 1 || c + 2 + steps > m.contextLength()) {
+                        throw new IllegalArgumentException("--contexts " + c + " with --steps " + steps + " needs " + (c + 2 + steps)
+                                + " cache positions (context, 2 warm-up steps, the timed steps) but the model's context is " + m.contextLength());
+                    }
+                }
                 System.out.println("| phase | tokens | median ms | tokens/s |");
                 System.out.println("|---|---:|---:|---:|");
                 List<java.util.Map<String, Object>> rows = new java.util.ArrayList<>();
