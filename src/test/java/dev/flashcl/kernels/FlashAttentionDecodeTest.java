@@ -1,5 +1,9 @@
 package dev.flashcl.kernels;
 
+import static org.junit.jupiter.api.Assertions.*;
+
+import org.junit.jupiter.params.provider.Arguments;
+
 import dev.flashcl.cl.ClBuffer;
 import dev.flashcl.cl.ClContext;
 import java.util.ArrayList;
@@ -113,5 +117,90 @@ class FlashAttentionDecodeTest {
             AttentionCheck.assertNoWorseThanNaive(c.toString(), got, gotNaive, ref.o());
             AttentionCheck.assertLse("decode " + c, AttentionCheck.readFloats(lse, rows), ref, dims);
         }
+    }
+
+    static Stream<Arguments> ropeCases() {
+        List<Arguments> cases = new ArrayList<>();
+        for (Storage s : Storage.values())
+            for (int len : new int[] {1, 2, 129, 1000})
+                for (int rot : new int[] {32, 80}) cases.add(Arguments.of(s, len, rot));
+        return cases.stream();
+    }
+
+    /**
+     * Phi's fused decode step ({@link FlashAttention#decodeRope}): q and k of the new position
+     * rotated from the projection, k and v written into the cache at kv_len - 1 (nothing else in
+     * the cache touched), and attention over the whole cache, against an fp64 rotary embedding and
+     * the fp64 attention reference. Unused cache rows hold NaN, so a read past kv_len shows.
+     */
+    @ParameterizedTest(name = "decode+rope {0} L{1} rot {2}")
+    @MethodSource("ropeCases")
+    void decodeRope(Storage s, int kvLen, int rot) {
+        ClContext ctx = TestDevice.context();
+        int heads = 3, d = 80, capacity = kvLen + 5, pos = kvLen - 1, hsz = heads * d;
+        java.util.SplittableRandom r = new java.util.SplittableRandom(kvLen * 31L + rot + s.ordinal());
+        float[] qkv = new float[3 * hsz];
+        for (int i = 0; i < qkv.length; i++) qkv[i] = (float) (r.nextDouble() * 2 - 1);
+        float[] inv = new float[Math.max(1, rot / 2)];
+        for (int i = 0; i < rot / 2; i++) inv[i] = 1.0f / (float) Math.pow(10000, (float) (2 * i) / rot);
+        float[] kc = new float[heads * capacity * d], vc = new float[kc.length];
+        for (int i = 0; i < kc.length; i++) {
+            boolean old = (i / d) % capacity < pos;
+            kc[i] = old ? round(s, (float) (r.nextDouble() * 2 - 1)) : Float.NaN;
+            vc[i] = old ? round(s, (float) (r.nextDouble() * 2 - 1)) : Float.NaN;
+        }
+        AttentionDims dims = new AttentionDims(1, heads, 1, kvLen, d);
+        float scale = dims.defaultScale();
+        try (GuardedTensor k = GuardedTensor.input(ctx, "k cache", s, kc); GuardedTensor v = GuardedTensor.input(ctx, "v cache", s, vc);
+             GuardedTensor o = AttentionCheck.output(ctx, s, Layout.CONTIGUOUS, dims, 1);
+             ClBuffer qkvB = ctx.allocate("qkv", qkv.length * 4L); ClBuffer invB = ctx.allocate("inv_freq", inv.length * 4L);
+             ClBuffer lse = ctx.allocate("lse", heads * 4L)) {
+            qkvB.write(qkv);
+            invB.write(inv);
+            flash(s, d, FlashAttention.DEFAULT_DECODE_WG).decodeRope(qkvB, invB, rot, k.view(0, capacity * d, d, 0), v.view(0, capacity * d, d, 0),
+                    AttentionCheck.outputView(o, Layout.CONTIGUOUS, dims, 1), lse, dims, scale, null);
+            float[] kGot = k.readChecked("k cache"), vGot = v.readChecked("v cache");
+            float[] q = new float[hsz];
+            for (int h = 0; h < heads; h++) {
+                for (int i = 0; i < d; i++) {
+                    double[] qr = rope(qkv, h * d, i, rot, inv, pos), kr = rope(qkv, hsz + h * d, i, rot, inv, pos);
+                    q[h * d + i] = (float) qr[0];
+                    for (int t = 0; t < capacity; t++) {
+                        int at = (h * capacity + t) * d + i;
+                        String where = s.suffix + " head " + h + " position " + t + " dim " + i;
+                        if (t < pos) {
+                            assertEquals(kc[at], kGot[at], "k cache changed at " + where);
+                            assertEquals(vc[at], vGot[at], "v cache changed at " + where);
+                        } else if (t > pos) {
+                            assertTrue(Float.isNaN(kGot[at]) && Float.isNaN(vGot[at]), "cache written past the new position at " + where);
+                        } else {
+                            double tol = 16 * 0x1p-24 * kr[1] + (s == Storage.F16 ? 0x1p-11 * Math.abs(kr[0]) + 0x1p-25 : 0);
+                            assertTrue(Math.abs(kGot[at] - kr[0]) <= tol, "new k at " + where + ": got " + kGot[at] + ", want " + kr[0] + " (bound " + tol + ")");
+                            assertEquals(round(s, qkv[2 * hsz + h * d + i]), vGot[at], "new v at " + where);
+                        }
+                    }
+                }
+            }
+            var hq = new AttentionReference.HostTensor(q, 0, 0, d, d);
+            var hk = new AttentionReference.HostTensor(kGot, 0, 0, capacity * d, d);
+            var hv = new AttentionReference.HostTensor(vGot, 0, 0, capacity * d, d);
+            AttentionReference.Result ref = AttentionReference.attention(hq, hk, hv, dims, false, scale);
+            float[] got = AttentionCheck.readOutput(o, Layout.CONTIGUOUS, dims, 1, "decode+rope");
+            AttentionCheck.assertClose("decode+rope " + s.suffix + " L" + kvLen, got, ref, dims, 1, s, 1.0);
+            AttentionCheck.assertLse("decode+rope " + s.suffix + " L" + kvLen, AttentionCheck.readFloats(lse, heads), ref, dims);
+        }
+    }
+
+    static float round(Storage s, float x) {
+        return s == Storage.F16 ? Half.toFloat(Half.fromFloat(x)) : x;
+    }
+
+    /** Element i of the rotated head vector at x[base..]: {value, sum of |terms|}; the angle is the fp32 product the kernel forms. */
+    static double[] rope(float[] x, int base, int i, int rot, float[] inv, int pos) {
+        if (i >= rot) return new double[] {x[base + i], Math.abs(x[base + i])};
+        int half = rot / 2, j = i < half ? i : i - half;
+        double angle = (float) pos * inv[j], c = Math.cos(angle), sn = Math.sin(angle);
+        double a = x[base + i] * c, b = i < half ? -x[base + i + half] * sn : x[base + i - half] * sn;
+        return new double[] {a + b, Math.abs(a) + Math.abs(b) + Math.abs(x[base + i]) + Math.abs(x[base + (i < half ? i + half : i - half)])};
     }
 }
