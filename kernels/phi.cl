@@ -103,16 +103,15 @@ inline float gelu_new(float x) {
 #define EPI_RESIDUAL(acc, out, idx) ((out)[idx] += (acc))
 
 // C[m, n] (epilogue) sum_k A[a_row0 + m, k] W[n, k] + bias[n], for m < rows, n < n_out.
-// Two tilings of one body: T x T outputs per work-group of 16 x 16, an R x R block per work-item
-// (rows ty R .. ty R + R - 1, columns tx R ..): T = 64, R = 4 and T = 128, R = 8 (four times the
-// FMAs per local load; the host takes it when there are enough tiles to fill the device). Each
-// work-item loads VEC = T * TK / 256 consecutive k of one row of A and of W per K step (8-byte
-// loads), stored transposed in local memory with rows padded to T + 4 floats, so that a
-// work-item reads its R values of a k as R / 4 aligned 16-byte loads (one per 4 x R FMAs); rows
-// past `rows`/`n_out` and k past `k` read as zeros. NDRange (ceil(n_out / T) * 16, ceil(rows / T) * 16).
+// Two tilings of one body: T x T outputs per work-group of 16 x 16, R x R per work-item strided
+// by 16 (so a warp's local-memory reads are contiguous): T = 64, R = 4 and T = 128, R = 8 (four
+// times the FMAs per local load; the host takes it when there are enough tiles to fill the
+// device). Each work-item loads VEC = T * TK / 256 consecutive k of one row of A and of W per
+// K step (8-byte loads), stored transposed in local memory; rows past `rows`/`n_out` and k past
+// `k` read as zeros. NDRange (ceil(n_out / T) * 16, ceil(rows / T) * 16).
 #define GEMM_BODY(EPI, T, R)                                                                         \
-    __local float as[TK][T + 4];                                                                     \
-    __local float ws[TK][T + 4];                                                                     \
+    __local float as[TK][T + 1];                                                                     \
+    __local float ws[TK][T + 1];                                                                     \
     const int tx = get_local_id(0), ty = get_local_id(1), tid = ty * 16 + tx;                        \
     const int n0 = get_group_id(0) * T, m0 = get_group_id(1) * T;                                    \
     const int VEC = T * TK / 256, lr = tid / (TK / VEC), lc = tid % (TK / VEC) * VEC;                \
@@ -129,17 +128,17 @@ inline float gelu_new(float x) {
         barrier(CLK_LOCAL_MEM_FENCE);                                                                \
         for (int c = 0; c < TK; c++) {                                                               \
             float av[R], wv[R];                                                                      \
-            for (int i = 0; i < R; i += 4) vstore4(*(__local const float4*)&as[c][ty * R + i], 0, av + i); \
-            for (int j = 0; j < R; j += 4) vstore4(*(__local const float4*)&ws[c][tx * R + j], 0, wv + j); \
+            for (int i = 0; i < R; i++) av[i] = as[c][ty + 16 * i];                                  \
+            for (int j = 0; j < R; j++) wv[j] = ws[c][tx + 16 * j];                                  \
             for (int i = 0; i < R; i++) for (int j = 0; j < R; j++) acc[i][j] = fma(av[i], wv[j], acc[i][j]); \
         }                                                                                            \
         barrier(CLK_LOCAL_MEM_FENCE);                                                                \
     }                                                                                                \
     for (int i = 0; i < R; i++) {                                                                    \
-        const int m = m0 + ty * R + i;                                                               \
+        const int m = m0 + ty + 16 * i;                                                              \
         if (m >= rows) continue;                                                                     \
         for (int j = 0; j < R; j++) {                                                                \
-            const int n = n0 + tx * R + j;                                                           \
+            const int n = n0 + tx + 16 * j;                                                          \
             if (n < n_out) EPI(acc[i][j] + bias[n], out, (size_t)m * n_out + n);                     \
         }                                                                                            \
     }
