@@ -238,7 +238,9 @@ void KERNEL(flash_attn_prefill)(
 // of S. P is split into fp16 hi + lo parts (two products), so P V keeps fp32 accuracy rather
 // than fp16's: the correctness suite holds this kernel to the same bounds as the fp32 one.
 // Q/K/V/O offsets and strides must be multiples of 8 elements (16-byte rows; the host checks).
-#define MMA_WARPS 4
+#ifndef MMA_WARPS
+#define MMA_WARPS 4                     // warps per work-group, 16 query rows each
+#endif
 #define MMA_BN 64                       // keys per tile
 #define KLD (HEAD_DIM / 2 + 4)          // words per local K row (padded: a warp's fragment reads hit distinct banks)
 #define VLD (MMA_BN / 2 + 4)            // words per local V^T row

@@ -25,7 +25,7 @@ import java.util.function.Consumer;
  */
 public final class AttentionBench {
     public record Options(int batch, int heads, int headDim, boolean causal, Storage storage,
-                          List<Integer> lengths, List<Integer> decodeLengths, int warmup, int repeat, boolean naive) {}
+                          List<Integer> lengths, List<Integer> decodeLengths, int warmup, int repeat, boolean naive, boolean portableTiles) {}
 
     /** One prefill measurement; {@code note} says why there is no time (out of memory). */
     public record PrefillRow(String kernel, int n, double ms, double tflops, long deviceBytes, String note) {
@@ -66,7 +66,7 @@ public final class AttentionBench {
                 TensorView vv = TensorView.contiguous(v, o.heads(), n, o.headDim());
                 TensorView ov = TensorView.contiguous(out, o.heads(), n, o.headDim());
                 double flops = flops(o.batch(), o.heads(), n, o.headDim(), o.causal());
-                for (PrefillTiles t : PrefillTiles.candidates(ctx.device(), o.headDim())) {
+                for (PrefillTiles t : o.portableTiles() ? PrefillTiles.candidates(ctx.device(), o.headDim()) : List.<PrefillTiles>of()) {
                     long t0 = System.nanoTime();
                     try (FlashAttention fa = new FlashAttention(ctx, o.storage(), o.headDim(), t, FlashAttention.DEFAULT_DECODE_WG)
                             .tensorCores(false).build(true, false)) {
@@ -88,7 +88,7 @@ public final class AttentionBench {
                         ctx.resetPeak();
                         int repeat = NaiveAttention.scoreBytes(dims) > (1L << 32) ? Math.min(o.repeat(), 3) : o.repeat();
                         Options slow = new Options(o.batch(), o.heads(), o.headDim(), o.causal(), o.storage(), o.lengths(),
-                                o.decodeLengths(), Math.min(o.warmup(), 1), repeat, true);
+                                o.decodeLengths(), Math.min(o.warmup(), 1), repeat, true, o.portableTiles());
                         double ms = median(slow, timer -> na.run(qv, kv, vv, ov, null, dims, o.causal(), dims.defaultScale(), timer));
                         prefill.add(report(progress, new PrefillRow("naive", n, ms, flops / ms / 1e9, ctx.peakBytes(), "")));
                     } catch (DeviceMemoryException e) {

@@ -40,6 +40,8 @@ final class BenchCommand {
         @Option(names = "--repeat", defaultValue = "10") int repeat;
         @Option(names = "--no-naive", description = "Skip the naive kernel (default: time it too).")
         boolean noNaive;
+        @Option(names = "--no-portable-tiles", description = "Skip the portable flash kernel's tiles (default: time each); the tensor-core kernel, where there is one, still runs.")
+        boolean noPortableTiles;
         @Option(names = "--json", description = "Also write the results as JSON to this file.")
         File json;
 
@@ -47,7 +49,7 @@ final class BenchCommand {
         public Integer call() throws Exception {
             Storage s = GenerateCommand.parseStorage(storage);
             if (repeat < 1 || warmup < 0) throw new IllegalArgumentException("--repeat must be at least 1 and --warmup at least 0");
-            var opts = new AttentionBench.Options(batch, heads, headDim, !noCausal, s, lengths, decodeLengths, warmup, repeat, !noNaive);
+            var opts = new AttentionBench.Options(batch, heads, headDim, !noCausal, s, lengths, decodeLengths, warmup, repeat, !noNaive, !noPortableTiles);
             try (ClContext ctx = ClContext.open(device)) {
                 System.err.println("bench attention on " + ctx.device().name() + ": each line is one measurement");
                 AttentionBench.Report r = AttentionBench.run(ctx, opts, line -> System.err.println("  " + line));

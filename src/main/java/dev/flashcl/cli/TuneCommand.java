@@ -34,7 +34,7 @@ final class TuneCommand implements Callable<Integer> {
         try (ClContext ctx = ClContext.open(device)) {
             boolean gpu = ctx.device().type() == dev.flashcl.cl.DeviceInfo.DeviceType.GPU;
             int n = length != null ? length : gpu ? 2048 : 256;
-            var o = new AttentionBench.Options(1, heads, headDim, true, s, List.of(n), List.of(n), 2, gpu ? 10 : 3, false);
+            var o = new AttentionBench.Options(1, heads, headDim, true, s, List.of(n), List.of(n), 2, gpu ? 10 : 3, false, true);
             var r = AttentionBench.run(ctx, o, line -> System.err.println("  " + line));
             var bestPrefill = r.prefill().stream().filter(p -> !Double.isNaN(p.ms())).min(Comparator.comparingDouble(AttentionBench.PrefillRow::ms)).orElseThrow();
             var bestDecode = r.decode().stream().min(Comparator.comparingDouble(AttentionBench.DecodeRow::ms)).orElseThrow();

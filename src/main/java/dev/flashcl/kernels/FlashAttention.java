@@ -108,12 +108,14 @@ public final class FlashAttention implements AutoCloseable {
             ClProgram program = null;
             if (tensorCores && storage == Storage.F16 && headDim % 16 == 0 && ctx.tensorCores()) {
                 defines.put("MMA", 1);
+                defines.put("MMA_WARPS", mmaWarps);
                 try {
                     program = ctx.program("flash_attn.cl", defines);
                     prefillMma = program.kernel("flash_attn_prefill_mma_" + storage.suffix);
                 } catch (dev.flashcl.cl.ClException e) {
                     log.warn("the tensor-core attention kernel did not build on {}; using the portable one. {}", ctx.device().name(), e.getMessage());
                     defines.put("MMA", 0);
+                    defines.remove("MMA_WARPS");
                     program = null;
                 }
             }
@@ -162,7 +164,7 @@ public final class FlashAttention implements AutoCloseable {
         build(true, false);
         boolean mma = prefillMma != null && aligned8(q) && aligned8(k) && aligned8(v) && aligned8(o);
         ClKernel kn = mma ? prefillMma : prefill;
-        int rowsPerGroup = mma ? MMA_ROWS : tiles.blockM(), groupSize = mma ? MMA_WORK_GROUP : tiles.blockM();
+        int rowsPerGroup = mma ? 16 * mmaWarps : tiles.blockM(), groupSize = mma ? 32 * mmaWarps : tiles.blockM();
         int blocks = (dims.qLen() + rowsPerGroup - 1) / rowsPerGroup;
         bindQkv(kn, q, k, v);
         kn.arg(6, o.buffer()).arg4(7, o.offset(), o.batchStride(), o.headStride(), o.rowStride());
@@ -171,8 +173,8 @@ public final class FlashAttention implements AutoCloseable {
         kn.launch(ctx, new long[] {(long) blocks * groupSize, dims.heads(), dims.batch()}, new long[] {groupSize, 1, 1}, timer);
     }
 
-    /** The tensor-core prefill: 4 warps of 16 query rows each (MMA_WARPS in flash_attn.cl). */
-    static final int MMA_ROWS = 64, MMA_WORK_GROUP = 128;
+    /** The tensor-core prefill's warps per work-group, 16 query rows each (MMA_WARPS in flash_attn.cl): 4 unless -Dflashcl.attnMmaWarps. */
+    private final int mmaWarps = Integer.getInteger("flashcl.attnMmaWarps", 4);
 
     /** 16-byte rows: offset and strides multiples of 8 elements. */
     private static boolean aligned8(TensorView t) {
