@@ -220,6 +220,22 @@ final class BenchCommand {
             return 0;
         }
 
+        /** A traced pass: device ms and launches per kernel name (in first-launch order), device busy ms, first start to last end ms. */
+        record Traced(java.util.Map<String, double[]> byKernel, double busy, double span) {
+            static Traced of(java.util.List<dev.flashcl.cl.ClContext.TraceEntry> trace) {
+                java.util.Map<String, double[]> byKernel = new java.util.LinkedHashMap<>();
+                double busy = 0;
+                for (var e : trace) {
+                    double ms = (e.end() - e.start()) / 1e6;
+                    busy += ms;
+                    double[] a = byKernel.computeIfAbsent(e.kernel(), k -> new double[2]);
+                    a[0] += ms;
+                    a[1]++;
+                }
+                return new Traced(byKernel, busy, (trace.get(trace.size() - 1).end() - trace.get(0).start()) / 1e6);
+            }
+        }
+
         /**
          * One prefill traced through profiling events: device time per kernel, and the rate of the
          * matrix products (fp32out: qkv; gelu: fc1; residual: dense and fc2) and of attention.
@@ -233,16 +249,9 @@ final class BenchCommand {
             ctx.startTrace();
             m.prefill(ids, null);
             var trace = ctx.stopTrace();
-            java.util.Map<String, double[]> byKernel = new java.util.LinkedHashMap<>();
-            double busy = 0;
-            for (var e : trace) {
-                double ms = (e.end() - e.start()) / 1e6;
-                busy += ms;
-                double[] a = byKernel.computeIfAbsent(e.kernel(), k -> new double[2]);
-                a[0] += ms;
-                a[1]++;
-            }
-            double span = (trace.get(trace.size() - 1).end() - trace.get(0).start()) / 1e6;
+            Traced t = Traced.of(trace);
+            var byKernel = t.byKernel();
+            double busy = t.busy(), span = t.span();
             System.out.printf(Locale.ROOT, "prefill of %d tokens traced: %d kernels, device busy %.3f ms, first start to last end %.3f ms%n",
                     ids.length, trace.size(), busy, span);
             System.out.println("| kernel | launches | device ms | share | TFLOP/s |");
@@ -250,7 +259,8 @@ final class BenchCommand {
             java.util.Map<String, Object> out = new java.util.LinkedHashMap<>();
             for (var e : byKernel.entrySet()) {
                 double ms = e.getValue()[0];
-                Double fl = flops.entrySet().stream().filter(x -> e.getKey().contains(x.getKey())).map(java.util.Map.Entry::getValue).findFirst().orElse(null);
+                Double fl = flops.entrySet().stream().filter(x -> e.getKey().contains(x.getKey()) && !e.getKey().startsWith("gemv"))   // gemv: the lm_head's one row
+                        .map(java.util.Map.Entry::getValue).findFirst().orElse(null);
                 System.out.printf(Locale.ROOT, "| %s | %d | %.3f | %.0f%% | %s |%n", e.getKey(), (int) e.getValue()[1], ms, 100 * ms / span,
                         fl == null ? "" : String.format(Locale.ROOT, "%.1f", fl / ms / 1e9));
                 out.put(e.getKey(), java.util.Map.of("launches", (int) e.getValue()[1], "ms", ms, "tflops", fl == null ? 0 : fl / ms / 1e9));
@@ -304,16 +314,9 @@ final class BenchCommand {
             m.decode(null);
             double wallMs = (System.nanoTime() - t0) / 1e6;
             var trace = ctx.stopTrace();
-            java.util.Map<String, double[]> byKernel = new java.util.LinkedHashMap<>();
-            double busy = 0;
-            for (var e : trace) {
-                double ms = (e.end() - e.start()) / 1e6;
-                busy += ms;
-                double[] a = byKernel.computeIfAbsent(e.kernel(), k -> new double[2]);
-                a[0] += ms;
-                a[1]++;
-            }
-            double span = (trace.get(trace.size() - 1).end() - trace.get(0).start()) / 1e6;
+            Traced t = Traced.of(trace);
+            var byKernel = t.byKernel();
+            double busy = t.busy(), span = t.span();
             System.out.printf(Locale.ROOT, "decode step traced (profiling events, no waits inside): %d kernels, device busy %.3f ms, first start to last end %.3f ms, "
                     + "gaps between kernels %.3f ms (%.1f us a launch), host wall %.3f ms%n", trace.size(), busy, span, span - busy,
                     (span - busy) * 1000 / Math.max(1, trace.size() - 1), wallMs);
