@@ -273,7 +273,7 @@ void KERNEL(flash_attn_prefill_mma)(
         __global const STORE_T* q, int4 q_layout, __global const STORE_T* k, int4 k_layout,
         __global const STORE_T* v, int4 v_layout, __global STORE_T* o, int4 o_layout,
         __global float* lse, int heads, int q_len, int kv_len, int causal, float scale) {
-    __local uint k_tile[MMA_BN * KLD];
+    __local uint k_tile[MMA_BN * KLD] __attribute__((aligned(16)));   // uint4 stores
     __local uint vt_tile[HEAD_DIM * VLD];
     const int tid = get_local_id(0), lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
     const int q_block = get_num_groups(0) - 1 - get_group_id(0);   // heaviest causal blocks first

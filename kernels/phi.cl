@@ -169,9 +169,36 @@ GEMM_KERNELS(gemm128, 128, 8)
     __asm__ __volatile__("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};" \
                  : "+f"((c)[0]), "+f"((c)[1]), "+f"((c)[2]), "+f"((c)[3])                                \
                  : "r"((a)[0]), "r"((a)[1]), "r"((a)[2]), "r"((a)[3]), "r"((b)[0]), "r"((b)[1]))
+// A and B fragments of k16 step ks from local memory: with ldmatrix.x4 (four 8x8 matrices a
+// warp-wide instruction, each lane giving one row address; MMA_LDMATRIX=1), or one 32-bit local
+// load per register (0). Both give the layout above.
+#ifndef MMA_LDMATRIX
+#define MMA_LDMATRIX 1
+#endif
+#if MMA_LDMATRIX
+#define LDMATRIX_X4(r0, r1, r2, r3, p)                                                                   \
+    __asm__ __volatile__("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"                  \
+                         : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"((uint)(size_t)(p)) : "memory")
+#define MMA_FRAGMENTS(af, bf, at, wt, ks)                                                                \
+    _Pragma("unroll") for (int i = 0; i < 4; i++)                                                        \
+        LDMATRIX_X4(af[i][0], af[i][1], af[i][2], af[i][3], &(at)[(wm + 16 * i + (lane & 15)) * MMA_LD + 8 * (ks) + 4 * (lane >> 4)]); \
+    _Pragma("unroll") for (int j = 0; j < 4; j += 2)                                                     \
+        LDMATRIX_X4(bf[j][0], bf[j][1], bf[j + 1][0], bf[j + 1][1],                                      \
+                    &(wt)[(wn + 8 * j + (lane & 7) + 8 * (lane >> 4)) * MMA_LD + 8 * (ks) + 4 * ((lane >> 3) & 1)]);
+#else
+#define MMA_FRAGMENTS(af, bf, at, wt, ks)                                                                \
+    _Pragma("unroll") for (int i = 0; i < 4; i++) {                                                      \
+        const __local uint* pa = &(at)[(wm + 16 * i + g) * MMA_LD + 8 * (ks) + t];                       \
+        af[i][0] = pa[0]; af[i][1] = pa[8 * MMA_LD]; af[i][2] = pa[4]; af[i][3] = pa[8 * MMA_LD + 4];    \
+    }                                                                                                    \
+    _Pragma("unroll") for (int j = 0; j < 4; j++) {                                                      \
+        const __local uint* pb = &(wt)[(wn + 8 * j + g) * MMA_LD + 8 * (ks) + t];                        \
+        bf[j][0] = pb[0]; bf[j][1] = pb[4];                                                              \
+    }
+#endif
 #define MMA_BODY(EPI)                                                                                    \
-    __local uint as[2][128 * MMA_LD];                                                                    \
-    __local uint ws[2][128 * MMA_LD];                                                                    \
+    __local uint as[2][128 * MMA_LD] __attribute__((aligned(16)));   /* 16-byte rows: uint4 stores, ldmatrix */ \
+    __local uint ws[2][128 * MMA_LD] __attribute__((aligned(16)));                                       \
     const int tid = get_local_id(0), lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;      \
     const int wm = (warp >> 2) * 64, wn = (warp & 3) * 32;                                               \
     const int n0 = get_group_id(0) * 128, m0 = get_group_id(1) * 128;                                    \
@@ -194,14 +221,7 @@ GEMM_KERNELS(gemm128, 128, 8)
             const int cur = (kt - 1) & 1;                                                                \
             _Pragma("unroll") for (int ks = 0; ks < 2; ks++) {                                           \
                 uint af[4][4], bf[4][2];                                                                 \
-                _Pragma("unroll") for (int i = 0; i < 4; i++) {                                          \
-                    const __local uint* pa = &as[cur][(wm + 16 * i + g) * MMA_LD + 8 * ks + t];          \
-                    af[i][0] = pa[0]; af[i][1] = pa[8 * MMA_LD]; af[i][2] = pa[4]; af[i][3] = pa[8 * MMA_LD + 4]; \
-                }                                                                                        \
-                _Pragma("unroll") for (int j = 0; j < 4; j++) {                                          \
-                    const __local uint* pb = &ws[cur][(wn + 8 * j + g) * MMA_LD + 8 * ks + t];           \
-                    bf[j][0] = pb[0]; bf[j][1] = pb[4];                                                  \
-                }                                                                                        \
+                MMA_FRAGMENTS(af, bf, as[cur], ws[cur], ks)                                              \
                 _Pragma("unroll") for (int i = 0; i < 4; i++) _Pragma("unroll") for (int j = 0; j < 4; j++) MMA_16816(acc[i][j], af[i], bf[j]); \
             }                                                                                            \
         }                                                                                                \

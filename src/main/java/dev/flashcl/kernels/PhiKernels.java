@@ -46,6 +46,7 @@ public final class PhiKernels {
         ClProgram built = null;
         if (storage == Storage.F16 && ctx.tensorCores()) {
             defines.put("MMA", 1);
+            defines.put("MMA_LDMATRIX", Integer.getInteger("flashcl.mmaLdmatrix", 1));   // 0: fragments by 32-bit local loads
             try {
                 built = ctx.program("phi.cl", defines);
                 log.info("tensor cores: prefill matrix products use inline PTX mma.sync on {} (-Dflashcl.tensorCores=off for the portable kernels)",
@@ -53,6 +54,7 @@ public final class PhiKernels {
             } catch (ClException e) {
                 log.warn("the tensor-core GEMM kernels did not build on {}; using the portable ones. {}", ctx.device().name(), e.getMessage());
                 defines.put("MMA", 0);
+                defines.remove("MMA_LDMATRIX");
             }
         }
         tensorCores = built != null;
