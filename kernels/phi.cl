@@ -170,23 +170,23 @@ GEMM_KERNELS(gemm128, 128, 8)
                  : "+f"((c)[0]), "+f"((c)[1]), "+f"((c)[2]), "+f"((c)[3])                                \
                  : "r"((a)[0]), "r"((a)[1]), "r"((a)[2]), "r"((a)[3]), "r"((b)[0]), "r"((b)[1]))
 // A and B fragments of k16 step ks from local memory: with ldmatrix.x4 (four 8x8 matrices a
-// warp-wide instruction, each lane giving one row address; MMA_LDMATRIX=1), or one 32-bit local
-// load per register (0). Both give the layout above.
+// warp-wide instruction, each lane giving one row address), or one 32-bit local load per
+// register. Both give the layout above. MMA_LDMATRIX: 1 every kernel takes ldmatrix, 0 none,
+// 2 (default) all but the residual ones: measured on the H100 (2026-11-25), ldmatrix made the
+// qkv and fc1 products 7-9% faster and dense/fc2 (n = 2560) 9% slower.
 #ifndef MMA_LDMATRIX
-#define MMA_LDMATRIX 1
+#define MMA_LDMATRIX 2
 #endif
-#if MMA_LDMATRIX
 #define LDMATRIX_X4(r0, r1, r2, r3, p)                                                                   \
     __asm__ __volatile__("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"                  \
                          : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"((uint)(size_t)(p)) : "memory")
-#define MMA_FRAGMENTS(af, bf, at, wt, ks)                                                                \
+#define FRAGMENTS_LDMATRIX(af, bf, at, wt, ks)                                                           \
     _Pragma("unroll") for (int i = 0; i < 4; i++)                                                        \
         LDMATRIX_X4(af[i][0], af[i][1], af[i][2], af[i][3], &(at)[(wm + 16 * i + (lane & 15)) * MMA_LD + 8 * (ks) + 4 * (lane >> 4)]); \
     _Pragma("unroll") for (int j = 0; j < 4; j += 2)                                                     \
         LDMATRIX_X4(bf[j][0], bf[j][1], bf[j + 1][0], bf[j + 1][1],                                      \
                     &(wt)[(wn + 8 * j + (lane & 7) + 8 * (lane >> 4)) * MMA_LD + 8 * (ks) + 4 * ((lane >> 3) & 1)]);
-#else
-#define MMA_FRAGMENTS(af, bf, at, wt, ks)                                                                \
+#define FRAGMENTS_LDS32(af, bf, at, wt, ks)                                                              \
     _Pragma("unroll") for (int i = 0; i < 4; i++) {                                                      \
         const __local uint* pa = &(at)[(wm + 16 * i + g) * MMA_LD + 8 * (ks) + t];                       \
         af[i][0] = pa[0]; af[i][1] = pa[8 * MMA_LD]; af[i][2] = pa[4]; af[i][3] = pa[8 * MMA_LD + 4];    \
@@ -195,8 +195,17 @@ GEMM_KERNELS(gemm128, 128, 8)
         const __local uint* pb = &(wt)[(wn + 8 * j + g) * MMA_LD + 8 * (ks) + t];                        \
         bf[j][0] = pb[0]; bf[j][1] = pb[4];                                                              \
     }
+#if MMA_LDMATRIX == 0
+#define FRAGMENTS_MAIN FRAGMENTS_LDS32
+#else
+#define FRAGMENTS_MAIN FRAGMENTS_LDMATRIX
 #endif
-#define MMA_BODY(EPI)                                                                                    \
+#if MMA_LDMATRIX == 1
+#define FRAGMENTS_RESIDUAL FRAGMENTS_LDMATRIX
+#else
+#define FRAGMENTS_RESIDUAL FRAGMENTS_LDS32
+#endif
+#define MMA_BODY(EPI, MMA_FRAGMENTS)                                                                                    \
     __local uint as[2][128 * MMA_LD] __attribute__((aligned(16)));   /* 16-byte rows: uint4 stores, ldmatrix */ \
     __local uint ws[2][128 * MMA_LD] __attribute__((aligned(16)));                                       \
     const int tid = get_local_id(0), lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;      \
@@ -238,9 +247,9 @@ GEMM_KERNELS(gemm128, 128, 8)
             const int m = m0 + wm + 16 * i + g + 8 * (e >> 1), n = n0 + wn + 8 * j + 2 * t + (e & 1);    \
             if (m < rows && n < n_out) EPI(acc[i][j][e] + bias[n], out, (size_t)m * n_out + n);          \
         }
-__kernel __attribute__((reqd_work_group_size(256, 1, 1))) void KERNEL(gemm_mma_f32out)(GEMM_ARGS(float)) { MMA_BODY(EPI_F32) }
-__kernel __attribute__((reqd_work_group_size(256, 1, 1))) void KERNEL(gemm_mma_gelu)(GEMM_ARGS(STORE_T)) { MMA_BODY(EPI_GELU) }
-__kernel __attribute__((reqd_work_group_size(256, 1, 1))) void KERNEL(gemm_mma_residual)(GEMM_ARGS(float)) { MMA_BODY(EPI_RESIDUAL) }
+__kernel __attribute__((reqd_work_group_size(256, 1, 1))) void KERNEL(gemm_mma_f32out)(GEMM_ARGS(float)) { MMA_BODY(EPI_F32, FRAGMENTS_MAIN) }
+__kernel __attribute__((reqd_work_group_size(256, 1, 1))) void KERNEL(gemm_mma_gelu)(GEMM_ARGS(STORE_T)) { MMA_BODY(EPI_GELU, FRAGMENTS_MAIN) }
+__kernel __attribute__((reqd_work_group_size(256, 1, 1))) void KERNEL(gemm_mma_residual)(GEMM_ARGS(float)) { MMA_BODY(EPI_RESIDUAL, FRAGMENTS_RESIDUAL) }
 #endif
 
 // One row of A against W: out[n] (epilogue) A[a_row0] . W[n] + bias[n]. GEMV_ROWS outputs per

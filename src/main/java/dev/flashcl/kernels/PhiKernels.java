@@ -46,7 +46,7 @@ public final class PhiKernels {
         ClProgram built = null;
         if (storage == Storage.F16 && ctx.tensorCores()) {
             defines.put("MMA", 1);
-            defines.put("MMA_LDMATRIX", Integer.getInteger("flashcl.mmaLdmatrix", 1));   // 0: fragments by 32-bit local loads
+            defines.put("MMA_LDMATRIX", Integer.getInteger("flashcl.mmaLdmatrix", 2));   // see phi.cl: 0 none, 1 all, 2 all but residual
             try {
                 built = ctx.program("phi.cl", defines);
                 log.info("tensor cores: prefill matrix products use inline PTX mma.sync on {} (-Dflashcl.tensorCores=off for the portable kernels)",
