@@ -36,10 +36,12 @@ final class TuneCommand implements Callable<Integer> {
             int n = length != null ? length : gpu ? 2048 : 256;
             var o = new AttentionBench.Options(1, heads, headDim, true, s, List.of(n), List.of(n), 2, gpu ? 10 : 3, false, true);
             var r = AttentionBench.run(ctx, o, line -> System.err.println("  " + line));
-            var bestPrefill = r.prefill().stream().filter(p -> !Double.isNaN(p.ms())).min(Comparator.comparingDouble(AttentionBench.PrefillRow::ms)).orElseThrow();
+            // the tile is the portable kernel's: the tensor-core row (where the bench has one) is recorded, not chosen
+            List<PrefillTiles> tiles = PrefillTiles.candidates(ctx.device(), headDim);
+            var bestPrefill = r.prefill().stream().filter(p -> !Double.isNaN(p.ms()) && tiles.stream().anyMatch(t -> ("flash " + t).equals(p.kernel())))
+                    .min(Comparator.comparingDouble(AttentionBench.PrefillRow::ms)).orElseThrow();
             var bestDecode = r.decode().stream().min(Comparator.comparingDouble(AttentionBench.DecodeRow::ms)).orElseThrow();
-            PrefillTiles tile = PrefillTiles.candidates(ctx.device(), headDim).stream()
-                    .filter(t -> ("flash " + t).equals(bestPrefill.kernel())).findFirst().orElseThrow();
+            PrefillTiles tile = tiles.stream().filter(t -> ("flash " + t).equals(bestPrefill.kernel())).findFirst().orElseThrow();
             int wg = Integer.parseInt(bestDecode.kernel().replaceAll(".*wg", ""));
             Map<String, Object> measured = new LinkedHashMap<>();
             measured.put("date", r.date());
