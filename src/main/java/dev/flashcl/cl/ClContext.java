@@ -192,6 +192,20 @@ public final class ClContext implements AutoCloseable {
         });
     }
 
+    /**
+     * {@link #program}, or empty when it does not build: for optional variants (the tensor-core
+     * kernels) whose caller then builds its portable program. The failure, with the build log,
+     * is logged as a warning naming {@code what}.
+     */
+    public java.util.Optional<ClProgram> tryProgram(String file, Map<String, ?> defines, String what) {
+        try {
+            return java.util.Optional.of(program(file, defines));
+        } catch (ClException e) {
+            log.warn("{} did not build on {}; using the portable kernels. {}", what, device.name(), e.getMessage());
+            return java.util.Optional.empty();
+        }
+    }
+
     /** Builds from source text (tests and probes); not cached. */
     public ClProgram build(String name, String source, String options) {
         int[] err = new int[1];

@@ -21,7 +21,6 @@ import java.util.Map;
  * </pre>
  */
 public final class FlashAttention implements AutoCloseable {
-    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(FlashAttention.class);
     private final ClContext ctx;
     private final Storage storage;
     private final int headDim;
@@ -30,6 +29,8 @@ public final class FlashAttention implements AutoCloseable {
     private ClKernel prefill;   // built on first use, so that decode-only users never compile prefill
     private ClKernel prefillMma;   // the tensor-core prefill, where built (see build)
     private boolean tensorCores = true;
+    /** The tensor-core prefill's warps per work-group, 16 query rows each (MMA_WARPS in flash_attn.cl): 4 unless -Dflashcl.attnMmaWarps. */
+    private final int mmaWarps = Integer.getInteger("flashcl.attnMmaWarps", 4);
     private ClKernel decode;
     private ClKernel decodeRope;
     private ClKernel combine;
@@ -107,17 +108,11 @@ public final class FlashAttention implements AutoCloseable {
                     "BLOCK_N", tiles.blockN(), "STORAGE_F16", storage.define(), "WITH_DECODE", 0, "UNROLL_HINTS", unrollHints(ctx.device()), "MMA", 0));
             ClProgram program = null;
             if (tensorCores && storage == Storage.F16 && headDim % 16 == 0 && ctx.tensorCores()) {
-                defines.put("MMA", 1);
-                defines.put("MMA_WARPS", mmaWarps);
-                try {
-                    program = ctx.program("flash_attn.cl", defines);
-                    prefillMma = program.kernel("flash_attn_prefill_mma_" + storage.suffix);
-                } catch (dev.flashcl.cl.ClException e) {
-                    log.warn("the tensor-core attention kernel did not build on {}; using the portable one. {}", ctx.device().name(), e.getMessage());
-                    defines.put("MMA", 0);
-                    defines.remove("MMA_WARPS");
-                    program = null;
-                }
+                Map<String, Object> withMma = new java.util.HashMap<>(defines);
+                withMma.put("MMA", 1);
+                withMma.put("MMA_WARPS", mmaWarps);
+                program = ctx.tryProgram("flash_attn.cl", withMma, "the tensor-core attention kernel").orElse(null);
+                if (program != null) prefillMma = program.kernel("flash_attn_prefill_mma_" + storage.suffix);
             }
             if (program == null) program = ctx.program("flash_attn.cl", defines);
             prefill = program.kernel("flash_attn_prefill_" + storage.suffix);
@@ -172,9 +167,6 @@ public final class FlashAttention implements AutoCloseable {
         kn.arg(9, dims.heads()).arg(10, dims.qLen()).arg(11, dims.kvLen()).arg(12, causal ? 1 : 0).arg(13, scale);
         kn.launch(ctx, new long[] {(long) blocks * groupSize, dims.heads(), dims.batch()}, new long[] {groupSize, 1, 1}, timer);
     }
-
-    /** The tensor-core prefill's warps per work-group, 16 query rows each (MMA_WARPS in flash_attn.cl): 4 unless -Dflashcl.attnMmaWarps. */
-    private final int mmaWarps = Integer.getInteger("flashcl.attnMmaWarps", 4);
 
     /** 16-byte rows: offset and strides multiples of 8 elements. */
     private static boolean aligned8(TensorView t) {

@@ -1,7 +1,6 @@
 package dev.flashcl.kernels;
 
 import dev.flashcl.cl.ClContext;
-import dev.flashcl.cl.ClException;
 import dev.flashcl.cl.ClKernel;
 import dev.flashcl.cl.ClProgram;
 import java.util.HashMap;
@@ -43,22 +42,17 @@ public final class PhiKernels {
         argmaxWg = Math.min(256, Integer.highestOneBit(max));
         Map<String, Object> defines = new HashMap<>(Map.of("STORAGE_F16", storage.define(), "LN_WG", lnWg, "GEMV_WG", gemvWg,
                 "GEMV_ROWS", gemvRows, "ARGMAX_WG", argmaxWg, "MMA", 0));
-        ClProgram built = null;
+        ClProgram mma = null;
         if (storage == Storage.F16 && ctx.tensorCores()) {
-            defines.put("MMA", 1);
-            defines.put("MMA_LDMATRIX", Integer.getInteger("flashcl.mmaLdmatrix", 2));   // see phi.cl: 0 none, 1 all, 2 all but residual
-            try {
-                built = ctx.program("phi.cl", defines);
-                log.info("tensor cores: prefill matrix products use inline PTX mma.sync on {} (-Dflashcl.tensorCores=off for the portable kernels)",
-                        ctx.device().name());
-            } catch (ClException e) {
-                log.warn("the tensor-core GEMM kernels did not build on {}; using the portable ones. {}", ctx.device().name(), e.getMessage());
-                defines.put("MMA", 0);
-                defines.remove("MMA_LDMATRIX");
-            }
+            Map<String, Object> withMma = new HashMap<>(defines);
+            withMma.put("MMA", 1);
+            withMma.put("MMA_LDMATRIX", Integer.getInteger("flashcl.mmaLdmatrix", 2));   // see phi.cl: 0 none, 1 all, 2 all but residual
+            mma = ctx.tryProgram("phi.cl", withMma, "the tensor-core GEMM kernels").orElse(null);
+            if (mma != null) log.info("tensor cores: prefill matrix products use inline PTX mma.sync on {} (-Dflashcl.tensorCores=off for the portable kernels)",
+                    ctx.device().name());
         }
-        tensorCores = built != null;
-        program = built != null ? built : ctx.program("phi.cl", defines);
+        tensorCores = mma != null;
+        program = mma != null ? mma : ctx.program("phi.cl", defines);
     }
 
     /** Whether the tensor-core GEMM kernels were built (and are chosen for k a multiple of 8). */
