@@ -15,8 +15,8 @@ import java.util.Map;
 
 /**
  * Coverage-guided fuzzing (Jazzer) of everything flashcl reads from a downloaded model
- * directory: a safetensors file, the shard index, config.json, tokenizer.json and the
- * vocab.json + merges.txt form. Every input must end in a result or flashcl's own
+ * directory: a safetensors file, the shard index, config.json and tokenizer.json (the
+ * vocab.json + merges.txt form has no target yet). Every input must end in a result or flashcl's own
  * CheckpointException - an OutOfMemoryError from a lying length, an index out of bounds, any
  * other exception or a hang is a finding. Seeds: src/test/resources/dev/flashcl/fuzz/ReadersFuzzTestInputs/
  * (small real files and their pieces); under plain `mvn test` only those seeds run.
@@ -32,9 +32,20 @@ class ReadersFuzzTest {
         }
     }
 
+    /** Writes {@code data} to {@code name} (a path under the fuzz directory, folders made as needed). */
     private static Path write(String name, byte[] data) {
         try {
-            return Files.write(DIR.resolve(name), data);
+            Path f = DIR.resolve(name);
+            Files.createDirectories(f.getParent());
+            return Files.write(f, data);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static byte[] read(String path) {
+        try {
+            return Files.readAllBytes(Path.of(path));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -55,15 +66,8 @@ class ReadersFuzzTest {
 
     @FuzzTest(maxDuration = "10s")
     void shardIndex(byte[] data) {
-        Path dir = DIR.resolve("indexed");
-        try {
-            Files.createDirectories(dir);
-            Files.write(dir.resolve(Checkpoint.INDEX), data);
-            Files.write(dir.resolve("model-00001-of-00001.safetensors"), Files.readAllBytes(
-                    Path.of("src/test/resources/dev/flashcl/fuzz/ReadersFuzzTestInputs/safetensors/tiny.safetensors")));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        Path dir = write("indexed/" + Checkpoint.INDEX, data).getParent();
+        write("indexed/model-00001-of-00001.safetensors", read("src/test/resources/dev/flashcl/fuzz/ReadersFuzzTestInputs/safetensors/tiny.safetensors"));
         try {
             Checkpoint.open(dir);
         } catch (CheckpointException expected) {
@@ -73,13 +77,7 @@ class ReadersFuzzTest {
 
     @FuzzTest(maxDuration = "10s")
     void config(byte[] data) {
-        Path dir = DIR.resolve("config");
-        try {
-            Files.createDirectories(dir);
-            Files.write(dir.resolve("config.json"), data);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        Path dir = write("config/config.json", data).getParent();
         try {
             PhiConfig c = PhiConfig.read(dir);
             c.parameters();
