@@ -103,15 +103,42 @@ inline float gelu_new(float x) {
 #define EPI_RESIDUAL(acc, out, idx) ((out)[idx] += (acc))
 
 // C[m, n] (epilogue) sum_k A[a_row0 + m, k] W[n, k] + bias[n], for m < rows, n < n_out.
-// Two tilings of one body: T x T outputs per work-group of 16 x 16, R x R per work-item strided
-// by 16 (so a warp's local-memory reads are contiguous): T = 64, R = 4 and T = 128, R = 8 (four
-// times the FMAs per local load; the host takes it when there are enough tiles to fill the
-// device). Each work-item loads VEC = T * TK / 256 consecutive k of one row of A and of W per
-// K step (8-byte loads), stored transposed in local memory; rows past `rows`/`n_out` and k past
-// `k` read as zeros. NDRange (ceil(n_out / T) * 16, ceil(rows / T) * 16).
+// Two tilings of one body: T x T outputs per work-group of 16 x 16, R x R per work-item: T = 64,
+// R = 4 and T = 128, R = 8 (four times the FMAs per local load; the host takes it when there are
+// enough tiles to fill the device). Each work-item loads VEC = T * TK / 256 consecutive k of one
+// row of A and of W per K step (8-byte loads), stored transposed in local memory; rows past
+// `rows`/`n_out` and k past `k` read as zeros. NDRange (ceil(n_out / T) * 16, ceil(rows / T) * 16).
+// GEMM_LDS128 1: work-item (tx, ty) owns rows 64 i + 4 ty + 0..3 and columns 64 j + 4 tx + 0..3
+// (i, j < R / 4), so each k reads its R values of A and of W as R / 4 16-byte local loads: a
+// warp's loads of W cover 256 contiguous bytes, conflict-free, and each float loaded feeds R FMAs.
+// GEMM_LDS128 0: rows ty + 16 i, columns tx + 16 j, one 4-byte load per value (the first version).
+#ifndef GEMM_LDS128
+#define GEMM_LDS128 1
+#endif
+#if GEMM_LDS128
+#define GEMM_LD(T) ((T) + 4)    /* 16-byte rows */
+#define GEMM_M(i) (64 * ((i) / 4) + 4 * ty + (i) % 4)
+#define GEMM_N(j) (64 * ((j) / 4) + 4 * tx + (j) % 4)
+#define GEMM_FRAGMENTS(R)                                                                            \
+            for (int i = 0; i < R; i += 4) {                                                         \
+                const float4 x = vload4(0, &as[c][64 * (i / 4) + 4 * ty]);                           \
+                av[i] = x.x; av[i + 1] = x.y; av[i + 2] = x.z; av[i + 3] = x.w;                      \
+            }                                                                                        \
+            for (int j = 0; j < R; j += 4) {                                                         \
+                const float4 y = vload4(0, &ws[c][64 * (j / 4) + 4 * tx]);                           \
+                wv[j] = y.x; wv[j + 1] = y.y; wv[j + 2] = y.z; wv[j + 3] = y.w;                      \
+            }
+#else
+#define GEMM_LD(T) ((T) + 1)
+#define GEMM_M(i) (ty + 16 * (i))
+#define GEMM_N(j) (tx + 16 * (j))
+#define GEMM_FRAGMENTS(R)                                                                            \
+            for (int i = 0; i < R; i++) av[i] = as[c][ty + 16 * i];                                  \
+            for (int j = 0; j < R; j++) wv[j] = ws[c][tx + 16 * j];
+#endif
 #define GEMM_BODY(EPI, T, R)                                                                         \
-    __local float as[TK][T + 1];                                                                     \
-    __local float ws[TK][T + 1];                                                                     \
+    __local float as[TK][GEMM_LD(T)] __attribute__((aligned(16)));                                   \
+    __local float ws[TK][GEMM_LD(T)] __attribute__((aligned(16)));                                   \
     const int tx = get_local_id(0), ty = get_local_id(1), tid = ty * 16 + tx;                        \
     const int n0 = get_group_id(0) * T, m0 = get_group_id(1) * T;                                    \
     const int VEC = T * TK / 256, lr = tid / (TK / VEC), lc = tid % (TK / VEC) * VEC;                \
@@ -128,17 +155,16 @@ inline float gelu_new(float x) {
         barrier(CLK_LOCAL_MEM_FENCE);                                                                \
         for (int c = 0; c < TK; c++) {                                                               \
             float av[R], wv[R];                                                                      \
-            for (int i = 0; i < R; i++) av[i] = as[c][ty + 16 * i];                                  \
-            for (int j = 0; j < R; j++) wv[j] = ws[c][tx + 16 * j];                                  \
+            GEMM_FRAGMENTS(R)                                                                        \
             for (int i = 0; i < R; i++) for (int j = 0; j < R; j++) acc[i][j] = fma(av[i], wv[j], acc[i][j]); \
         }                                                                                            \
         barrier(CLK_LOCAL_MEM_FENCE);                                                                \
     }                                                                                                \
     for (int i = 0; i < R; i++) {                                                                    \
-        const int m = m0 + ty + 16 * i;                                                              \
+        const int m = m0 + GEMM_M(i);                                                                \
         if (m >= rows) continue;                                                                     \
         for (int j = 0; j < R; j++) {                                                                \
-            const int n = n0 + tx + 16 * j;                                                          \
+            const int n = n0 + GEMM_N(j);                                                            \
             if (n < n_out) EPI(acc[i][j] + bias[n], out, (size_t)m * n_out + n);                     \
         }                                                                                            \
     }
