@@ -41,6 +41,9 @@
 #ifndef WITH_DECODE
 #define WITH_DECODE 1
 #endif
+#ifndef QUAD
+#define QUAD 0               // prefill kernel: 0 flash_attn_prefill (a row per work-item), 1 flash_attn_prefill_quad
+#endif
 #ifndef MMA
 #define MMA 0                // 1: also flash_attn_prefill_mma (NVIDIA tensor cores through inline PTX; fp16, HEAD_DIM % 16 == 0)
 #endif
@@ -81,7 +84,7 @@ inline size_t row_offset(int4 layout, int b, int h, int r) {
     return (size_t)layout.x + (size_t)b * layout.y + (size_t)h * layout.z + (size_t)r * layout.w;
 }
 
-#if WITH_PREFILL
+#if WITH_PREFILL && !QUAD
 // Prefill. NDRange: (num_q_blocks * BLOCK_M, heads, batch), work-group (BLOCK_M, 1, 1).
 // Causal masking is aligned bottom-right: query row i sees key j iff j <= i + (kv_len - q_len),
 // so a prompt chunk attends to the whole cache before it. Rows that see no key (q_len > kv_len)
@@ -225,7 +228,170 @@ void KERNEL(flash_attn_prefill)(
     }
 }
 
-#endif  // WITH_PREFILL
+#endif  // WITH_PREFILL && !QUAD
+
+#if WITH_PREFILL && QUAD
+// Prefill, register-tiled by quads: the same arguments, results and NDRange as flash_attn_prefill
+// (BLOCK_M work-items, BLOCK_M query rows), but four work-items (a quad) share four rows, so that
+// every value read from local memory feeds 16 FMAs, not 4 (one row per work-item reads one k or v
+// element per FMA, and local-memory instructions, not FMAs, then set the pace). Per K/V tile:
+//   S = Q K^T  work-item `part` of the quad scores the quad's 4 rows against keys
+//              [part * KPT, (part + 1) * KPT) over all of head_dim, Q^T and K^T both from local
+//              memory: per dim one float4 of q (4 rows) and KPT / 4 float4 of k, 4 KPT FMAs.
+//   softmax    the quad's scores go through local memory (s_tile), so each work-item reads all
+//              BLOCK_N scores of its 4 rows and computes the same m_i, l_i and p as its partners.
+//   O += P V   work-item `part` accumulates the 4 rows on the float4 dim groups part, part + 4,
+//              part + 8, ...: per key one float4 of v feeds 16 FMAs.
+// Needs HEAD_DIM % 16 == 0 and BLOCK_N % 16 == 0; Q^T stays in local memory for the whole kernel
+// (4 BLOCK_M HEAD_DIM bytes), which is what limits BLOCK_M.
+#if HEAD_DIM % 16 != 0 || BLOCK_N % 16 != 0 || BLOCK_M % 4 != 0
+#error "flash_attn_prefill_quad needs HEAD_DIM and BLOCK_N multiples of 16, BLOCK_M of 4"
+#endif
+#define KPT (BLOCK_N / 4)    // keys per work-item in S
+#define DPT (D4 / 4)         // float4 dim groups per work-item in O
+#define QUADS (BLOCK_M / 4)
+#define ROW(v, r) ((r) == 0 ? (v).x : (r) == 1 ? (v).y : (r) == 2 ? (v).z : (v).w)
+
+__kernel __attribute__((reqd_work_group_size(BLOCK_M, 1, 1)))
+void KERNEL(flash_attn_prefill_quad)(
+        __global const STORE_T* q, int4 q_layout,   // [batch, heads, q_len, HEAD_DIM]
+        __global const STORE_T* k, int4 k_layout,   // [batch, heads, kv_len, HEAD_DIM]
+        __global const STORE_T* v, int4 v_layout,   // [batch, heads, kv_len, HEAD_DIM]
+        __global STORE_T* o, int4 o_layout,         // [batch, heads, q_len, HEAD_DIM]
+        __global float* lse,                        // [batch, heads, q_len] or NULL
+        int heads, int q_len, int kv_len, int causal, float scale) {
+    __local float q_tile[HEAD_DIM * BLOCK_M];   // Q^T: [d][row], so a float4 holds a quad's 4 rows
+    __local float k_tile[HEAD_DIM * BLOCK_N];   // K^T: [d][key]
+    __local float v_tile[BLOCK_N * HEAD_DIM];   // [key][d]
+    __local float s_tile[BLOCK_N * BLOCK_M];    // raw scores q.k: [key][row]
+
+    const int tid = get_local_id(0), quad = tid >> 2, part = tid & 3;
+    const int q_block = get_num_groups(0) - 1 - get_group_id(0);   // heaviest causal blocks first
+    const int head = get_group_id(1), batch = get_group_id(2);
+    const int first_row = q_block * BLOCK_M;
+    const int row0 = first_row + 4 * quad;   // the quad's rows: row0 .. row0 + 3
+    const int shift = kv_len - q_len;
+    const float scale_log2 = scale * M_LOG2E_F;
+
+    // Q^T once: consecutive work-items take consecutive rows (conflict-free transposed stores).
+    for (int idx = tid; idx < BLOCK_M * D4; idx += BLOCK_M) {
+        const int r = idx % BLOCK_M, d = 4 * (idx / BLOCK_M), row = first_row + r;
+        const float4 x = row < q_len ? LOAD4(q, row_offset(q_layout, batch, head, row) + d) : (float4)(0.0f);
+        q_tile[(d + 0) * BLOCK_M + r] = x.x;
+        q_tile[(d + 1) * BLOCK_M + r] = x.y;
+        q_tile[(d + 2) * BLOCK_M + r] = x.z;
+        q_tile[(d + 3) * BLOCK_M + r] = x.w;
+    }
+
+    float4 acc[DPT][4];   // acc[c][r]: row row0 + r, dims 4 (part + 4 c) .. + 3
+    UNROLL
+    for (int c = 0; c < DPT; c++) acc[c][0] = acc[c][1] = acc[c][2] = acc[c][3] = (float4)(0.0f);
+    float4 m_i = (float4)(-INFINITY), l_i = (float4)(0.0f);   // per row, log2 units
+    const int4 limit = causal ? min((int4)(kv_len), (int4)(row0 + shift + 1) + (int4)(0, 1, 2, 3)) : (int4)(kv_len);   // keys < limit are seen
+
+    const int last_row = min(first_row + BLOCK_M, q_len) - 1;
+    const int kv_end = causal ? clamp(last_row + shift + 1, 0, kv_len) : kv_len;
+    const size_t k_base = row_offset(k_layout, batch, head, 0);
+    const size_t v_base = row_offset(v_layout, batch, head, 0);
+
+    for (int start = 0; start < kv_end; start += BLOCK_N) {
+        barrier(CLK_LOCAL_MEM_FENCE);   // every work-item is done with the previous tile and its scores
+        for (int idx = tid; idx < BLOCK_N * D4; idx += BLOCK_M) {
+            const int j = idx % BLOCK_N, d = 4 * (idx / BLOCK_N), key = start + j;
+            const float4 kv = key < kv_len ? LOAD4(k, k_base + (size_t)key * k_layout.w + d) : (float4)(0.0f);
+            k_tile[(d + 0) * BLOCK_N + j] = kv.x;
+            k_tile[(d + 1) * BLOCK_N + j] = kv.y;
+            k_tile[(d + 2) * BLOCK_N + j] = kv.z;
+            k_tile[(d + 3) * BLOCK_N + j] = kv.w;
+        }
+        for (int idx = tid; idx < BLOCK_N * D4; idx += BLOCK_M) {
+            const int j = idx / D4, d = 4 * (idx % D4), key = start + j;
+            const float4 vv = key < kv_len ? LOAD4(v, v_base + (size_t)key * v_layout.w + d) : (float4)(0.0f);
+            vstore4(vv, 0, &v_tile[j * HEAD_DIM + d]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+
+        // s[jj]: the 4 rows' raw scores against key part * KPT + jj.
+        float4 s[KPT];
+        UNROLL
+        for (int jj = 0; jj < KPT; jj++) s[jj] = (float4)(0.0f);
+        UNROLL
+        for (int d = 0; d < HEAD_DIM; d++) {
+            const float4 qd = vload4(quad, &q_tile[d * BLOCK_M]);
+            UNROLL
+            for (int j4 = 0; j4 < KPT / 4; j4++) {
+                const float4 kd = vload4(part * (KPT / 4) + j4, &k_tile[d * BLOCK_N]);
+                s[4 * j4 + 0] = mad(qd, (float4)(kd.x), s[4 * j4 + 0]);
+                s[4 * j4 + 1] = mad(qd, (float4)(kd.y), s[4 * j4 + 1]);
+                s[4 * j4 + 2] = mad(qd, (float4)(kd.z), s[4 * j4 + 2]);
+                s[4 * j4 + 3] = mad(qd, (float4)(kd.w), s[4 * j4 + 3]);
+            }
+        }
+        UNROLL
+        for (int jj = 0; jj < KPT; jj++) vstore4(s[jj], quad, &s_tile[(part * KPT + jj) * BLOCK_M]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+
+        // Online softmax over the tile's BLOCK_N keys, then O += P V. Masks only on the ragged
+        // tail and on tiles that cross this block's diagonal.
+        const bool masked = start + BLOCK_N > kv_len || (causal && start + BLOCK_N - 1 > first_row + shift);
+        float4 m_new = m_i;
+        UNROLL
+        for (int j = 0; j < BLOCK_N; j++) {
+            float4 sj = vload4(quad, &s_tile[j * BLOCK_M]) * scale_log2;
+            if (masked) sj = select(sj, (float4)(-INFINITY), (int4)(start + j) >= limit);
+            m_new = fmax(m_new, sj);
+        }
+        // A row that has seen no key yet keeps m = -inf: subtract 0 instead, so p = 0, not NaN.
+        const float4 base = select(m_new, (float4)(0.0f), m_new == (float4)(-INFINITY));
+        const float4 alpha = exp2(m_i - base);
+        l_i *= alpha;
+        UNROLL
+        for (int c = 0; c < DPT; c++) {
+            acc[c][0] *= alpha.x;
+            acc[c][1] *= alpha.y;
+            acc[c][2] *= alpha.z;
+            acc[c][3] *= alpha.w;
+        }
+        UNROLL
+        for (int j = 0; j < BLOCK_N; j++) {
+            float4 sj = vload4(quad, &s_tile[j * BLOCK_M]) * scale_log2;
+            if (masked) sj = select(sj, (float4)(-INFINITY), (int4)(start + j) >= limit);
+            const float4 p = exp2(sj - base);
+            l_i += p;
+            UNROLL
+            for (int c = 0; c < DPT; c++) {
+                const float4 vd = vload4(part + 4 * c, &v_tile[j * HEAD_DIM]);
+                acc[c][0] = mad((float4)(p.x), vd, acc[c][0]);
+                acc[c][1] = mad((float4)(p.y), vd, acc[c][1]);
+                acc[c][2] = mad((float4)(p.z), vd, acc[c][2]);
+                acc[c][3] = mad((float4)(p.w), vd, acc[c][3]);
+            }
+        }
+        m_i = m_new;
+    }
+
+    const float4 inv_l = select((float4)(0.0f), 1.0f / l_i, l_i > (float4)(0.0f));
+    UNROLL
+    for (int r = 0; r < 4; r++) {
+        const int row = row0 + r;
+        if (row >= q_len) break;
+        __global STORE_T* o_ptr = o + row_offset(o_layout, batch, head, row);
+        UNROLL
+        for (int c = 0; c < DPT; c++) {
+            const float4 out = acc[c][r] * ROW(inv_l, r);
+            const int d = 4 * (part + 4 * c);
+            STORE1(out.x, o_ptr, d + 0);
+            STORE1(out.y, o_ptr, d + 1);
+            STORE1(out.z, o_ptr, d + 2);
+            STORE1(out.w, o_ptr, d + 3);
+        }
+        if (lse && part == 0) {
+            const float l = ROW(l_i, r);
+            lse[((size_t)batch * heads + head) * q_len + row] = l > 0.0f ? (ROW(m_i, r) + log2(l)) * LN2 : -INFINITY;
+        }
+    }
+}
+#endif  // WITH_PREFILL && QUAD
 
 #if WITH_PREFILL && MMA && STORAGE_F16 && HEAD_DIM % 16 == 0
 // Prefill on NVIDIA tensor cores (sm_80 and later) through inline PTX mma.sync.m16n8k16, fp16
@@ -268,6 +434,10 @@ inline float2 unpack_half2(uint w) {
 // A fragment pair (hi, lo) of P: fp16(p) and fp16(p - fp16(p)) for two keys of one row.
 #define SPLIT2(hi, lo, p0, p1) { hi = pack_half2(p0, p1); const float2 h_ = unpack_half2(hi); lo = pack_half2((p0) - h_.x, (p1) - h_.y); }
 
+#ifndef MMA_ASYNC
+#define MMA_ASYNC 1                     // 1: K/V tiles by cp.async, double-buffered, fragments by ldmatrix; 0: the first version
+#endif
+#if !MMA_ASYNC
 __kernel __attribute__((reqd_work_group_size(32 * MMA_WARPS, 1, 1)))
 void KERNEL(flash_attn_prefill_mma)(
         __global const STORE_T* q, int4 q_layout, __global const STORE_T* k, int4 k_layout,
@@ -403,6 +573,185 @@ void KERNEL(flash_attn_prefill_mma)(
         if (lse && t == 0) lse[((size_t)batch * heads + head) * q_len + row1] = l1 > 0.0f ? (m1 + log2(l1)) * LN2 : -INFINITY;
     }
 }
+#else  // MMA_ASYNC
+// The pipelined version. K and V tiles stay row-major ([key][dim], KV_LD halves a row) and come
+// in by cp.async (16-byte asynchronous copies, no registers), two buffers deep: tile i + 1 is in
+// flight while the warps work on tile i. The B fragments come by ldmatrix.x4, four 8x8 matrices
+// per instruction (K as stored for Q K^T; V transposed in flight, .trans, for P V). ex2.approx
+// (relative error about 2^-22) replaces exp2, and the scale folds into the exponent's FMA.
+#define KV_LD (HEAD_DIM + 8)            // halves per local K/V row: 16-byte rows; an 8-row ldmatrix read hits 32 distinct banks
+#define KV_WORDS (MMA_BN * KV_LD / 2)   // one tile of K or V
+#define LDMATRIX_X4(r, p)                                                                                \
+    __asm__ __volatile__("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"                  \
+                         : "=r"((r)[0]), "=r"((r)[1]), "=r"((r)[2]), "=r"((r)[3]) : "r"((uint)(size_t)(p)) : "memory")
+#define LDMATRIX_X4_TRANS(r, p)                                                                          \
+    __asm__ __volatile__("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"            \
+                         : "=r"((r)[0]), "=r"((r)[1]), "=r"((r)[2]), "=r"((r)[3]) : "r"((uint)(size_t)(p)) : "memory")
+#define CP_ASYNC_WAIT(n) __asm__ __volatile__("cp.async.wait_group " #n ";" ::: "memory")
+
+// 16 bytes from global to local memory, asynchronously; the bytes past `bytes` (0 or 16) are zeros.
+inline void cp_async16(__local uint* dst, __global const half* src, int bytes) {
+    __asm__ __volatile__("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"((uint)(size_t)dst), "l"((ulong)src), "r"(bytes) : "memory");
+}
+inline void cp_async_commit(void) {
+    __asm__ __volatile__("cp.async.commit_group;" ::: "memory");
+}
+inline float ex2(float x) {
+    float y;
+    __asm__("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
+// Starts the copies of the K and V rows [start, start + MMA_BN) into kt and vt; rows past kv_len
+// read nothing and become zeros.
+inline void load_kv_async(__local uint* kt, __local uint* vt, __global const half* k, int4 k_layout, __global const half* v, int4 v_layout,
+                          int batch, int head, int start, int kv_len) {
+    for (int idx = get_local_id(0); idx < MMA_BN * (HEAD_DIM / 8); idx += 32 * MMA_WARPS) {
+        const int j = idx / (HEAD_DIM / 8), c = idx % (HEAD_DIM / 8), key = start + j;
+        const int row = min(key, kv_len - 1), bytes = key < kv_len ? 16 : 0;   // a valid address even when nothing is read
+        cp_async16(kt + j * (KV_LD / 2) + 4 * c, k + row_offset(k_layout, batch, head, row) + 8 * c, bytes);
+        cp_async16(vt + j * (KV_LD / 2) + 4 * c, v + row_offset(v_layout, batch, head, row) + 8 * c, bytes);
+    }
+    cp_async_commit();
+}
+
+__kernel __attribute__((reqd_work_group_size(32 * MMA_WARPS, 1, 1)))
+void KERNEL(flash_attn_prefill_mma)(
+        __global const STORE_T* q, int4 q_layout, __global const STORE_T* k, int4 k_layout,
+        __global const STORE_T* v, int4 v_layout, __global STORE_T* o, int4 o_layout,
+        __global float* lse, int heads, int q_len, int kv_len, int causal, float scale) {
+    __local uint kv_tiles[2][2 * KV_WORDS] __attribute__((aligned(16)));   // [buffer]: K rows, then V rows
+    const int tid = get_local_id(0), lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
+    const int q_block = get_num_groups(0) - 1 - get_group_id(0);   // heaviest causal blocks first
+    const int head = get_group_id(1), batch = get_group_id(2);
+    const int first_row = q_block * 16 * MMA_WARPS;
+    const int row0 = first_row + 16 * warp + g, row1 = row0 + 8;    // this work-item's two rows
+    const int shift = kv_len - q_len;
+    const float scale_log2 = scale * M_LOG2E_F;
+
+    const int last_row = min(first_row + 16 * MMA_WARPS, q_len) - 1;
+    const int kv_end = causal ? clamp(last_row + shift + 1, 0, kv_len) : kv_len;
+    const int tiles = (kv_end + MMA_BN - 1) / MMA_BN;
+    if (tiles > 0) load_kv_async(kv_tiles[0], kv_tiles[0] + KV_WORDS, k, k_layout, v, v_layout, batch, head, 0, kv_len);
+
+    uint qf[HEAD_DIM / 16][4];
+    {
+        __global const uint* q0 = (__global const uint*)(q + row_offset(q_layout, batch, head, min(row0, q_len - 1)));
+        __global const uint* q1 = (__global const uint*)(q + row_offset(q_layout, batch, head, min(row1, q_len - 1)));
+        UNROLL
+        for (int ks = 0; ks < HEAD_DIM / 16; ks++) {
+            qf[ks][0] = row0 < q_len ? q0[8 * ks + t] : 0u;
+            qf[ks][1] = row1 < q_len ? q1[8 * ks + t] : 0u;
+            qf[ks][2] = row0 < q_len ? q0[8 * ks + 4 + t] : 0u;
+            qf[ks][3] = row1 < q_len ? q1[8 * ks + 4 + t] : 0u;
+        }
+    }
+    float acc[HEAD_DIM / 8][4];
+    UNROLL
+    for (int n = 0; n < HEAD_DIM / 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
+    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;   // m: raw q.k, unscaled; l: this work-item's columns only
+    const int limit0 = causal ? min(kv_len, row0 + shift + 1) : kv_len;   // keys < limit are seen
+    const int limit1 = causal ? min(kv_len, row1 + shift + 1) : kv_len;
+    // Lane offsets (in words) of the ldmatrix row addresses: matrix lane / 8, row lane % 8.
+    const int k_lane = ((lane & 7) + 8 * (lane >> 4)) * (KV_LD / 2) + 4 * ((lane >> 3) & 1);   // keys 8j + .., dims 16ks + 0 / 8
+    const int v_lane = ((lane & 7) + 8 * ((lane >> 3) & 1)) * (KV_LD / 2) + 4 * (lane >> 4);   // keys 16kk + 0 / 8 + .., dims 8n + 0 / 8
+
+    for (int i = 0; i < tiles; i++) {
+        const int start = i * MMA_BN;
+        if (i + 1 < tiles) {
+            load_kv_async(kv_tiles[(i + 1) & 1], kv_tiles[(i + 1) & 1] + KV_WORDS, k, k_layout, v, v_layout, batch, head, start + MMA_BN, kv_len);
+            CP_ASYNC_WAIT(1);   // this work-item's copies of tile i have landed
+        } else {
+            CP_ASYNC_WAIT(0);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);   // ... and every work-item's
+        __local const uint* kt = kv_tiles[i & 1];
+        __local const uint* vt = kv_tiles[i & 1] + KV_WORDS;
+
+        float s[MMA_BN / 8][4];
+        UNROLL
+        for (int j = 0; j < MMA_BN / 8; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
+        UNROLL
+        for (int ks = 0; ks < HEAD_DIM / 16; ks++) {
+            UNROLL
+            for (int j = 0; j < MMA_BN / 8; j += 2) {
+                uint b[4];
+                LDMATRIX_X4(b, kt + 8 * j * (KV_LD / 2) + 8 * ks + k_lane);
+                MMA_16816(s[j], qf[ks], b[0], b[1]);
+                MMA_16816(s[j + 1], qf[ks], b[2], b[3]);
+            }
+        }
+        const bool masked = start + MMA_BN > kv_len || (causal && start + MMA_BN - 1 > first_row + shift);
+        float mx0 = m0, mx1 = m1;
+        UNROLL
+        for (int j = 0; j < MMA_BN / 8; j++) {
+            if (masked) {
+                UNROLL
+                for (int e = 0; e < 4; e++)
+                    if (start + 8 * j + 2 * t + (e & 1) >= (e < 2 ? limit0 : limit1)) s[j][e] = -INFINITY;
+            }
+            mx0 = fmax(mx0, fmax(s[j][0], s[j][1]));
+            mx1 = fmax(mx1, fmax(s[j][2], s[j][3]));
+        }
+        mx0 = quad_max(mx0);
+        mx1 = quad_max(mx1);
+        // p = 2^(scale_log2 (s - m)) as one FMA each. A row that has seen no key yet keeps
+        // m = -inf: subtract 0 instead, so p = 0, not NaN.
+        const float base0 = mx0 == -INFINITY ? 0.0f : mx0 * scale_log2, base1 = mx1 == -INFINITY ? 0.0f : mx1 * scale_log2;
+        const float alpha0 = ex2(m0 * scale_log2 - base0), alpha1 = ex2(m1 * scale_log2 - base1);
+        m0 = mx0;
+        m1 = mx1;
+        l0 *= alpha0;
+        l1 *= alpha1;
+        UNROLL
+        for (int n = 0; n < HEAD_DIM / 8; n++) {
+            acc[n][0] *= alpha0; acc[n][1] *= alpha0; acc[n][2] *= alpha1; acc[n][3] *= alpha1;
+        }
+        UNROLL
+        for (int kk = 0; kk < MMA_BN / 16; kk++) {   // 16 keys: S tiles 2kk and 2kk + 1 are P's A fragment
+            float p[2][4];
+            UNROLL
+            for (int h = 0; h < 2; h++) {
+                p[h][0] = ex2(fma(s[2 * kk + h][0], scale_log2, -base0)); p[h][1] = ex2(fma(s[2 * kk + h][1], scale_log2, -base0));
+                p[h][2] = ex2(fma(s[2 * kk + h][2], scale_log2, -base1)); p[h][3] = ex2(fma(s[2 * kk + h][3], scale_log2, -base1));
+                l0 += p[h][0] + p[h][1];
+                l1 += p[h][2] + p[h][3];
+            }
+            uint hi[4], lo[4];
+            SPLIT2(hi[0], lo[0], p[0][0], p[0][1]);   // row g,     keys 2t, 2t + 1
+            SPLIT2(hi[1], lo[1], p[0][2], p[0][3]);   // row g + 8
+            SPLIT2(hi[2], lo[2], p[1][0], p[1][1]);   // row g,     keys 8 + 2t, 9 + 2t
+            SPLIT2(hi[3], lo[3], p[1][2], p[1][3]);   // row g + 8
+            UNROLL
+            for (int n = 0; n < HEAD_DIM / 8; n += 2) {
+                uint b[4];
+                LDMATRIX_X4_TRANS(b, vt + 16 * kk * (KV_LD / 2) + 4 * n + v_lane);
+                MMA_16816(acc[n], hi, b[0], b[1]);
+                MMA_16816(acc[n], lo, b[0], b[1]);
+                MMA_16816(acc[n + 1], hi, b[2], b[3]);
+                MMA_16816(acc[n + 1], lo, b[2], b[3]);
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);   // every warp is done with buffer i & 1 before tile i + 2 is copied into it
+    }
+
+    l0 = quad_sum(l0);
+    l1 = quad_sum(l1);
+    const float inv0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, inv1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+    if (row0 < q_len) {
+        __global uint* o0 = (__global uint*)(o + row_offset(o_layout, batch, head, row0));
+        UNROLL
+        for (int n = 0; n < HEAD_DIM / 8; n++) o0[4 * n + t] = pack_half2(acc[n][0] * inv0, acc[n][1] * inv0);
+        if (lse && t == 0) lse[((size_t)batch * heads + head) * q_len + row0] = l0 > 0.0f ? (m0 * scale_log2 + log2(l0)) * LN2 : -INFINITY;
+    }
+    if (row1 < q_len) {
+        __global uint* o1 = (__global uint*)(o + row_offset(o_layout, batch, head, row1));
+        UNROLL
+        for (int n = 0; n < HEAD_DIM / 8; n++) o1[4 * n + t] = pack_half2(acc[n][2] * inv1, acc[n][3] * inv1);
+        if (lse && t == 0) lse[((size_t)batch * heads + head) * q_len + row1] = l1 > 0.0f ? (m1 * scale_log2 + log2(l1)) * LN2 : -INFINITY;
+    }
+}
+#endif  // MMA_ASYNC
 #endif  // MMA prefill
 
 #if WITH_DECODE

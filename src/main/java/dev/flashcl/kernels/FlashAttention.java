@@ -31,6 +31,8 @@ public final class FlashAttention implements AutoCloseable {
     private boolean tensorCores = true;
     /** The tensor-core prefill's warps per work-group, 16 query rows each (MMA_WARPS in flash_attn.cl): 4 unless -Dflashcl.attnMmaWarps. */
     private final int mmaWarps = Integer.getInteger("flashcl.attnMmaWarps", 4);
+    /** The tensor-core prefill's version (MMA_ASYNC in flash_attn.cl): 1, pipelined by cp.async, unless -Dflashcl.attnMmaAsync=0. */
+    private final int mmaAsync = Integer.getInteger("flashcl.attnMmaAsync", 1);
     private ClKernel decode;
     private ClKernel decodeRope;
     private ClKernel combine;
@@ -105,17 +107,19 @@ public final class FlashAttention implements AutoCloseable {
     public synchronized FlashAttention build(boolean withPrefill, boolean withDecode) {
         if (withPrefill && prefill == null) {
             Map<String, Object> defines = new java.util.HashMap<>(Map.of("HEAD_DIM", headDim, "BLOCK_M", tiles.blockM(),
-                    "BLOCK_N", tiles.blockN(), "STORAGE_F16", storage.define(), "WITH_DECODE", 0, "UNROLL_HINTS", unrollHints(ctx.device()), "MMA", 0));
+                    "BLOCK_N", tiles.blockN(), "STORAGE_F16", storage.define(), "WITH_DECODE", 0, "UNROLL_HINTS", unrollHints(ctx.device()), "MMA", 0,
+                    "QUAD", tiles.quad() ? 1 : 0));
             ClProgram program = null;
             if (tensorCores && storage == Storage.F16 && headDim % 16 == 0 && ctx.tensorCores()) {
                 Map<String, Object> withMma = new java.util.HashMap<>(defines);
                 withMma.put("MMA", 1);
                 withMma.put("MMA_WARPS", mmaWarps);
+                withMma.put("MMA_ASYNC", mmaAsync);
                 program = ctx.tryProgram("flash_attn.cl", withMma, "the tensor-core attention kernel").orElse(null);
                 if (program != null) prefillMma = program.kernel("flash_attn_prefill_mma_" + storage.suffix);
             }
             if (program == null) program = ctx.program("flash_attn.cl", defines);
-            prefill = program.kernel("flash_attn_prefill_" + storage.suffix);
+            prefill = program.kernel((tiles.quad() ? "flash_attn_prefill_quad_" : "flash_attn_prefill_") + storage.suffix);
         }
         if (withDecode && decode == null) {
             ClProgram program = ctx.program("flash_attn.cl", Map.of("HEAD_DIM", headDim, "DECODE_WG", decodeWg,
@@ -157,7 +161,8 @@ public final class FlashAttention implements AutoCloseable {
         checkViews(q, k, v, o, dims, dims.qLen(), headDim, storage);
         checkLse(lse, (long) dims.batch() * dims.heads() * dims.qLen());
         build(true, false);
-        boolean mma = prefillMma != null && aligned8(q) && aligned8(k) && aligned8(v) && aligned8(o);
+        // (the tensor-core kernel takes the running max of raw scores, which is the max of the scaled ones only for scale > 0)
+        boolean mma = prefillMma != null && scale > 0 && aligned8(q) && aligned8(k) && aligned8(v) && aligned8(o);
         ClKernel kn = mma ? prefillMma : prefill;
         int rowsPerGroup = mma ? 16 * mmaWarps : tiles.blockM(), groupSize = mma ? 32 * mmaWarps : tiles.blockM();
         int blocks = (dims.qLen() + rowsPerGroup - 1) / rowsPerGroup;

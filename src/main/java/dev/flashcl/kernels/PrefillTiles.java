@@ -4,28 +4,44 @@ import dev.flashcl.cl.DeviceInfo;
 import java.util.List;
 
 /**
- * The prefill kernel's tile: {@code blockM} query rows per work-group (one per work-item) and
- * {@code blockN} keys per K/V tile in local memory (K and V tiles take 2 x blockN x head_dim
- * floats). Every candidate is tested; a device gets those that fit its limits.
+ * The prefill kernel and its tile: {@code blockM} query rows per work-group of blockM work-items
+ * and {@code blockN} keys per K/V tile in local memory. {@code quad}: flash_attn_prefill_quad
+ * (four work-items share four rows; Q^T, K^T, V and the tile's scores in local memory), else
+ * flash_attn_prefill (a row per work-item, q in registers; K and V tiles in local memory).
+ * Every candidate is tested; a device gets those that fit its limits.
  */
-public record PrefillTiles(int blockM, int blockN) {
+public record PrefillTiles(boolean quad, int blockM, int blockN) {
+    /** The row-per-work-item kernel with this tile. */
+    public PrefillTiles(int blockM, int blockN) {
+        this(false, blockM, blockN);
+    }
+
+    public static PrefillTiles quad(int blockM, int blockN) {
+        return new PrefillTiles(true, blockM, blockN);
+    }
+
     /**
-     * In order of preference: the first that fits a device is its default. 128 rows share each
-     * K/V tile twice as widely as 64 (half the tile loads and barriers per FLOP); 16 keys per tile
-     * keep the scores in 16 registers instead of 32, so more work-groups fit a compute unit. On an
-     * H100 (bench-results/2026-11-24-h100-attention-tiles.json) 128x16 was fastest at N = 2048 and
-     * 4096 and within 3% of 256x32 at 16384; 64 keys per tile spill.
+     * In order of preference: the first that fits a device is its default. Row kernel: 128 rows
+     * share each K/V tile twice as widely as 64 (half the tile loads and barriers per FLOP); 16
+     * keys per tile keep the scores in 16 registers instead of 32. On an H100
+     * (bench-results/2026-11-25-h100-attention-tc.json) 128x16 was fastest at N = 2048 and 4096 and
+     * within 3% of 256x32 at 16384; 64x32, 64x64 and 32x16 lost at every N and are gone. Quad
+     * kernel: 64 rows take 34 KB of local memory at head_dim 80 (64x32: the whole 48 KB); 32 rows
+     * make one-warp work-groups with half that.
      */
     public static final List<PrefillTiles> CANDIDATES = List.of(
-            new PrefillTiles(128, 16), new PrefillTiles(128, 32), new PrefillTiles(256, 32), new PrefillTiles(64, 32),
-            new PrefillTiles(64, 64), new PrefillTiles(32, 16));
+            new PrefillTiles(128, 16), new PrefillTiles(128, 32), new PrefillTiles(256, 32),
+            quad(64, 16), quad(64, 32), quad(32, 16), quad(32, 32));
 
+    /** Local memory the kernel declares: K and V tiles, and for quads also Q^T and the tile's scores. */
     public long localBytes(int headDim) {
-        return 2L * blockN * headDim * Float.BYTES;
+        long kv = 2L * blockN * headDim;
+        return Float.BYTES * (quad ? kv + (long) blockM * headDim + (long) blockN * blockM : kv);
     }
 
     public boolean fits(DeviceInfo device, int headDim) {
-        return blockM <= device.maxWorkGroupSize() && localBytes(headDim) <= device.localMemBytes();
+        boolean shape = !quad || (headDim % 16 == 0 && blockN % 16 == 0 && blockM % 4 == 0);
+        return shape && blockM <= device.maxWorkGroupSize() && localBytes(headDim) <= device.localMemBytes();
     }
 
     /** The candidates that fit the device at this head_dim. */
@@ -45,6 +61,6 @@ public record PrefillTiles(int blockM, int blockN) {
 
     @Override
     public String toString() {
-        return blockM + "x" + blockN;
+        return (quad ? "quad " : "") + blockM + "x" + blockN;
     }
 }
