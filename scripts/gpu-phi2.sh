@@ -2,13 +2,15 @@
 # One device call (after ../shared/gpu/prepare, carrying .gpu): a random-weight model at Phi-2's
 # full size made by transformers, flashcl's logits and greedy tokens checked against it
 # (flashcl verify), flashcl's generate benchmark and transformers' speed on the same model, and
-# the tokenizer golden data regenerated with transformers' decode. Results land in $OUT.
+# the tokenizer golden data regenerated with transformers' decode. Results land in
+# $OUT/phi2-results.tgz (one file: a device call returns at most 8), the tables on the output too.
 # BENCHES: one benchmark per line, "name|JVM options|bench generate options" (default: one
 # "default||"), each written to $OUT/generate-NAME.json and bench-generate-NAME.log.
 #   [GOLDEN=no] [SPEED=] [VERIFY=no] [TESTS=none] [BENCHES=...] bash scripts/gpu-phi2.sh
 set -uo pipefail
 source .gpu/env.sh
-out=${OUT:-gpu-out}; mkdir -p "$out"
+final=${OUT:-gpu-out}; out=/tmp/gpu-phi2-out; mkdir -p "$out" "$final"
+bundle() { tar -C "$out" -czf "$final/phi2-results.tgz" .; }
 export PYTHONUNBUFFERED=1
 source scripts/gpu-opencl.sh
 java_main() { bash -c 'source .gpu/env.sh; GPU_JAVA_OPTS="-Xmx24g ${JOPTS:-}" gpu_java dev.flashcl.cli.Main "$@"' flashcl "$@"; }
@@ -20,6 +22,7 @@ while IFS='|' read -r name jopts args; do
   [ -n "$name" ] || continue
   JOPTS="$jopts" timeout 200 bash -c "$(declare -f java_main); java_main bench generate --model /tmp/phi2/model $args --json $out/generate-$name.json" 2>&1 \
     | grep -v INFO | tee "$out/bench-generate-$name.log"
+  bundle
 done <<< "${BENCHES:-default||}"
 if [ "${TESTS:-phi}" != none ]; then
   # the engine's test classes on the GPU (the attention sweeps run through scripts/gpu-attention.sh)
@@ -29,3 +32,4 @@ if [ "${TESTS:-phi}" != none ]; then
   echo "tests exit $?"; grep -E "tests (successful|failed|found)|containers failed" "$out/tests.log"
   grep -B2 -A12 -E "✘|Failures \(" "$out/tests.log" | head -60
 fi
+bundle

@@ -8,7 +8,8 @@ index), OUT_DIR/reference.json (the 512 prompt ids, seeded; 64 greedy ids with t
 margins) and OUT_DIR/reference.safetensors ('logits' [512, 51200], fp32 math on the fp16 weights).
 With --speed, also times transformers on the fp16 model (sdpa and eager): a 2048-token forward
 pass and generate() of 64 new tokens after prompts of 128, 512 and 2000 tokens (medians), and
-writes OUT_DIR/transformers_speed.json.
+writes OUT_DIR/transformers_speed.json, with the card's read bandwidth (a sum over 4 GiB of fp16,
+median of 10 after 3 warm-ups) and the batch-1 decode limit it sets: every step streams all weights.
 """
 import json
 import os
@@ -54,6 +55,17 @@ torch.cuda.empty_cache()
 
 if "--speed" in sys.argv:
     speed = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")}
+    big = torch.rand(2 << 30, device="cuda", dtype=torch.float16)
+    times = []
+    for i in range(13):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record(); big.sum(dtype=torch.float32); end.record(); end.synchronize()
+        if i >= 3: times.append(start.elapsed_time(end) / 1e3)
+    speed["read_bandwidth_TBps"] = big.numel() * 2 / sorted(times)[len(times) // 2] / 1e12
+    speed["decode_limit_tokens_per_s"] = speed["read_bandwidth_TBps"] * 1e12 / (2 * params)
+    print("read bandwidth %.2f TB/s: batch-1 decode limit %.0f tokens/s" % (speed["read_bandwidth_TBps"], speed["decode_limit_tokens_per_s"]), flush=True)
+    del big
+    torch.cuda.empty_cache()
     for impl in ["sdpa", "eager"]:
         m = PhiForCausalLM.from_pretrained(os.path.join(out, "model"), dtype=torch.float16, attn_implementation=impl).cuda().eval()
         r = {}
