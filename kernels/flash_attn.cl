@@ -97,8 +97,10 @@ void KERNEL(flash_attn_prefill)(
         __global STORE_T* o, int4 o_layout,         // [batch, heads, q_len, HEAD_DIM]
         __global float* lse,                        // [batch, heads, q_len] or NULL
         int heads, int q_len, int kv_len, int causal, float scale) {
-    __local float k_tile[HEAD_DIM][BLOCK_N];   // transposed, so a float4 reads 4 keys of one dim
-    __local float v_tile[BLOCK_N][HEAD_DIM];
+    // Tiles of float4, 16-byte aligned, so that each read below is one 16-byte local load whatever
+    // the compiler can prove about a float array's alignment.
+    __local float4 k_tile[HEAD_DIM][BLOCK_N / 4] __attribute__((aligned(16)));   // K^T: k_tile[d][j4] = keys 4 j4 .. + 3 of dim d
+    __local float4 v_tile[BLOCK_N][D4] __attribute__((aligned(16)));
 
     const int tid = get_local_id(0);
     // The heaviest causal blocks (last rows) go first, so the light ones fill the tail.
@@ -139,18 +141,17 @@ void KERNEL(flash_attn_prefill)(
             const int d = 4 * (idx / BLOCK_N);
             const int key = start + j;
             const float4 kv = key < kv_len ? LOAD4(k, k_base + (size_t)key * k_layout.w + d) : (float4)(0.0f);
-            k_tile[d + 0][j] = kv.x;
-            k_tile[d + 1][j] = kv.y;
-            k_tile[d + 2][j] = kv.z;
-            k_tile[d + 3][j] = kv.w;
+            ((__local float*)k_tile[d + 0])[j] = kv.x;
+            ((__local float*)k_tile[d + 1])[j] = kv.y;
+            ((__local float*)k_tile[d + 2])[j] = kv.z;
+            ((__local float*)k_tile[d + 3])[j] = kv.w;
         }
         // V: consecutive work-items take consecutive dims (coalesced loads).
         for (int idx = tid; idx < BLOCK_N * D4; idx += BLOCK_M) {
             const int j = idx / D4;
-            const int d = 4 * (idx % D4);
+            const int d4 = idx % D4;
             const int key = start + j;
-            const float4 vv = key < kv_len ? LOAD4(v, v_base + (size_t)key * v_layout.w + d) : (float4)(0.0f);
-            vstore4(vv, 0, &v_tile[j][d]);
+            v_tile[j][d4] = key < kv_len ? LOAD4(v, v_base + (size_t)key * v_layout.w + 4 * d4) : (float4)(0.0f);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
 
@@ -163,10 +164,10 @@ void KERNEL(flash_attn_prefill)(
             const float4 qd = q_row[d4];
             UNROLL
             for (int j4 = 0; j4 < BLOCK_N / 4; j4++) {
-                s[j4] = mad((float4)(qd.x), vload4(j4, k_tile[4 * d4 + 0]), s[j4]);
-                s[j4] = mad((float4)(qd.y), vload4(j4, k_tile[4 * d4 + 1]), s[j4]);
-                s[j4] = mad((float4)(qd.z), vload4(j4, k_tile[4 * d4 + 2]), s[j4]);
-                s[j4] = mad((float4)(qd.w), vload4(j4, k_tile[4 * d4 + 3]), s[j4]);
+                s[j4] = mad((float4)(qd.x), k_tile[4 * d4 + 0][j4], s[j4]);
+                s[j4] = mad((float4)(qd.y), k_tile[4 * d4 + 1][j4], s[j4]);
+                s[j4] = mad((float4)(qd.z), k_tile[4 * d4 + 2][j4], s[j4]);
+                s[j4] = mad((float4)(qd.w), k_tile[4 * d4 + 3][j4], s[j4]);
             }
         }
         UNROLL
@@ -202,10 +203,10 @@ void KERNEL(flash_attn_prefill)(
                 UNROLL
                 for (int d4 = 0; d4 < D4; d4++) {
                     float4 a = acc[d4];
-                    a = mad((float4)(p.x), vload4(d4, v_tile[4 * j4 + 0]), a);
-                    a = mad((float4)(p.y), vload4(d4, v_tile[4 * j4 + 1]), a);
-                    a = mad((float4)(p.z), vload4(d4, v_tile[4 * j4 + 2]), a);
-                    a = mad((float4)(p.w), vload4(d4, v_tile[4 * j4 + 3]), a);
+                    a = mad((float4)(p.x), v_tile[4 * j4 + 0][d4], a);
+                    a = mad((float4)(p.y), v_tile[4 * j4 + 1][d4], a);
+                    a = mad((float4)(p.z), v_tile[4 * j4 + 2][d4], a);
+                    a = mad((float4)(p.w), v_tile[4 * j4 + 3][d4], a);
                     acc[d4] = a;
                 }
             }
@@ -260,10 +261,11 @@ void KERNEL(flash_attn_prefill_quad)(
         __global STORE_T* o, int4 o_layout,         // [batch, heads, q_len, HEAD_DIM]
         __global float* lse,                        // [batch, heads, q_len] or NULL
         int heads, int q_len, int kv_len, int causal, float scale) {
-    __local float q_tile[HEAD_DIM * BLOCK_M];   // Q^T: [d][row], so a float4 holds a quad's 4 rows
-    __local float k_tile[HEAD_DIM * BLOCK_N];   // K^T: [d][key]
-    __local float v_tile[BLOCK_N * HEAD_DIM];   // [key][d]
-    __local float s_tile[BLOCK_N * BLOCK_M];    // raw scores q.k: [key][row]
+    // float4 tiles, 16-byte aligned (see flash_attn_prefill).
+    __local float4 q_tile[HEAD_DIM][QUADS] __attribute__((aligned(16)));         // Q^T: q_tile[d][quad] = the quad's 4 rows at dim d
+    __local float4 k_tile[HEAD_DIM][BLOCK_N / 4] __attribute__((aligned(16)));   // K^T: 4 keys of one dim
+    __local float4 v_tile[BLOCK_N][D4] __attribute__((aligned(16)));             // [key][4 dims]
+    __local float4 s_tile[BLOCK_N][QUADS] __attribute__((aligned(16)));          // raw scores q.k: [key][quad's 4 rows]
 
     const int tid = get_local_id(0), quad = tid >> 2, part = tid & 3;
     const int q_block = get_num_groups(0) - 1 - get_group_id(0);   // heaviest causal blocks first
@@ -277,10 +279,10 @@ void KERNEL(flash_attn_prefill_quad)(
     for (int idx = tid; idx < BLOCK_M * D4; idx += BLOCK_M) {
         const int r = idx % BLOCK_M, d = 4 * (idx / BLOCK_M), row = first_row + r;
         const float4 x = row < q_len ? LOAD4(q, row_offset(q_layout, batch, head, row) + d) : (float4)(0.0f);
-        q_tile[(d + 0) * BLOCK_M + r] = x.x;
-        q_tile[(d + 1) * BLOCK_M + r] = x.y;
-        q_tile[(d + 2) * BLOCK_M + r] = x.z;
-        q_tile[(d + 3) * BLOCK_M + r] = x.w;
+        ((__local float*)q_tile[d + 0])[r] = x.x;
+        ((__local float*)q_tile[d + 1])[r] = x.y;
+        ((__local float*)q_tile[d + 2])[r] = x.z;
+        ((__local float*)q_tile[d + 3])[r] = x.w;
     }
 
     float4 acc[DPT][4];   // acc[c][r]: row row0 + r, dims 4 (part + 4 c) .. + 3
@@ -299,15 +301,14 @@ void KERNEL(flash_attn_prefill_quad)(
         for (int idx = tid; idx < BLOCK_N * D4; idx += BLOCK_M) {
             const int j = idx % BLOCK_N, d = 4 * (idx / BLOCK_N), key = start + j;
             const float4 kv = key < kv_len ? LOAD4(k, k_base + (size_t)key * k_layout.w + d) : (float4)(0.0f);
-            k_tile[(d + 0) * BLOCK_N + j] = kv.x;
-            k_tile[(d + 1) * BLOCK_N + j] = kv.y;
-            k_tile[(d + 2) * BLOCK_N + j] = kv.z;
-            k_tile[(d + 3) * BLOCK_N + j] = kv.w;
+            ((__local float*)k_tile[d + 0])[j] = kv.x;
+            ((__local float*)k_tile[d + 1])[j] = kv.y;
+            ((__local float*)k_tile[d + 2])[j] = kv.z;
+            ((__local float*)k_tile[d + 3])[j] = kv.w;
         }
         for (int idx = tid; idx < BLOCK_N * D4; idx += BLOCK_M) {
-            const int j = idx / D4, d = 4 * (idx % D4), key = start + j;
-            const float4 vv = key < kv_len ? LOAD4(v, v_base + (size_t)key * v_layout.w + d) : (float4)(0.0f);
-            vstore4(vv, 0, &v_tile[j * HEAD_DIM + d]);
+            const int j = idx / D4, d4 = idx % D4, key = start + j;
+            v_tile[j][d4] = key < kv_len ? LOAD4(v, v_base + (size_t)key * v_layout.w + 4 * d4) : (float4)(0.0f);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
 
@@ -317,10 +318,10 @@ void KERNEL(flash_attn_prefill_quad)(
         for (int jj = 0; jj < KPT; jj++) s[jj] = (float4)(0.0f);
         UNROLL
         for (int d = 0; d < HEAD_DIM; d++) {
-            const float4 qd = vload4(quad, &q_tile[d * BLOCK_M]);
+            const float4 qd = q_tile[d][quad];
             UNROLL
             for (int j4 = 0; j4 < KPT / 4; j4++) {
-                const float4 kd = vload4(part * (KPT / 4) + j4, &k_tile[d * BLOCK_N]);
+                const float4 kd = k_tile[d][part * (KPT / 4) + j4];
                 s[4 * j4 + 0] = mad(qd, (float4)(kd.x), s[4 * j4 + 0]);
                 s[4 * j4 + 1] = mad(qd, (float4)(kd.y), s[4 * j4 + 1]);
                 s[4 * j4 + 2] = mad(qd, (float4)(kd.z), s[4 * j4 + 2]);
@@ -328,7 +329,7 @@ void KERNEL(flash_attn_prefill_quad)(
             }
         }
         UNROLL
-        for (int jj = 0; jj < KPT; jj++) vstore4(s[jj], quad, &s_tile[(part * KPT + jj) * BLOCK_M]);
+        for (int jj = 0; jj < KPT; jj++) s_tile[part * KPT + jj][quad] = s[jj];
         barrier(CLK_LOCAL_MEM_FENCE);
 
         // Online softmax over the tile's BLOCK_N keys, then O += P V. Masks only on the ragged
@@ -337,7 +338,7 @@ void KERNEL(flash_attn_prefill_quad)(
         float4 m_new = m_i;
         UNROLL
         for (int j = 0; j < BLOCK_N; j++) {
-            float4 sj = vload4(quad, &s_tile[j * BLOCK_M]) * scale_log2;
+            float4 sj = s_tile[j][quad] * scale_log2;
             if (masked) sj = select(sj, (float4)(-INFINITY), (int4)(start + j) >= limit);
             m_new = fmax(m_new, sj);
         }
@@ -354,13 +355,13 @@ void KERNEL(flash_attn_prefill_quad)(
         }
         UNROLL
         for (int j = 0; j < BLOCK_N; j++) {
-            float4 sj = vload4(quad, &s_tile[j * BLOCK_M]) * scale_log2;
+            float4 sj = s_tile[j][quad] * scale_log2;
             if (masked) sj = select(sj, (float4)(-INFINITY), (int4)(start + j) >= limit);
             const float4 p = exp2(sj - base);
             l_i += p;
             UNROLL
             for (int c = 0; c < DPT; c++) {
-                const float4 vd = vload4(part + 4 * c, &v_tile[j * HEAD_DIM]);
+                const float4 vd = v_tile[j][part + 4 * c];
                 acc[c][0] = mad((float4)(p.x), vd, acc[c][0]);
                 acc[c][1] = mad((float4)(p.y), vd, acc[c][1]);
                 acc[c][2] = mad((float4)(p.z), vd, acc[c][2]);

@@ -3,15 +3,18 @@
 # benchmark flash, naive and PyTorch's flash attention on the same shapes, then run the whole test
 # suite on the GPU (Oclgrind's check runs in CI only). Results land in $OUT/attention-results.tgz
 # (or ./gpu-out/; one file: a device call returns at most 8), the tables on the output too.
-# COMPARE: more bench runs in the same call, one per line, "name|JVM options|bench attention options",
-# each written to attention-NAME.md/json (e.g. a kernel variant chosen by a -Dflashcl property).
+# COMPARE: more bench runs in the same call, one per line, "name|JVM options|bench attention options|KERNELS_DIR",
+# each written to attention-NAME.md/json (a kernel variant chosen by a -Dflashcl property, or an
+# older kernel source: see KERNELS_DIR below).
 #   [TUNE=yes] [TESTS=none] [BENCH=none] [COMPARE=...] [BUILD_ARGS=...] [BACKGROUND_BUILD_ARGS=...] [BUILD_LIMIT=s] [BENCH_LIMIT=s] [TEST_LIMIT=s] bash scripts/gpu-attention.sh [bench args...]
 set -uo pipefail
 source .gpu/env.sh
 final=${OUT:-gpu-out}; out=/tmp/gpu-attention-out; mkdir -p "$out" "$final"
 source scripts/gpu-opencl.sh
 { nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv; gpu_java dev.flashcl.cli.Main devices 2>&1; } | tee "$out/machine.txt"
-java_main() { bash -c 'source .gpu/env.sh; GPU_JAVA_OPTS="-Xmx24g ${EXTRA_JAVA_OPTS:-}" gpu_java dev.flashcl.cli.Main "$@"' flashcl "$@"; }
+# KERNELS_DIR: a folder holding kernels/*.cl that replaces the packaged kernel sources (an older
+# version of a kernel, timed beside the current one in the same call).
+java_main() { bash -c 'source .gpu/env.sh; GPU_CP="${KERNELS_DIR:+$KERNELS_DIR:}$GPU_CP"; GPU_JAVA_OPTS="-Xmx24g ${EXTRA_JAVA_OPTS:-}" gpu_java dev.flashcl.cli.Main "$@"' flashcl "$@"; }
 # NVIDIA's compiler takes up to 45 s a prefill variant: build every variant first into the kernel
 # cache, then the bench (the figures) and the test suite, each under a time limit so that one slow
 # step cannot eat the call.
@@ -34,23 +37,15 @@ fi
 [ "${BENCH:-all}" = none ] || timeout "${BENCH_LIMIT:-200}" bash -c "$(declare -f java_main); java_main bench attention --json '$out/attention.json' $*" \
   2>"$out/bench.log" | tee "$out/attention.md"
 [ "${BENCH:-all}" = none ] || tail -3 "$out/bench.log"
-while IFS='|' read -r name jopts args; do
+while IFS='|' read -r name jopts args kernels; do
   [ -n "$name" ] || continue
-  EXTRA_JAVA_OPTS="$jopts" timeout "${BENCH_LIMIT:-200}" bash -c "$(declare -f java_main); java_main bench attention --json '$out/attention-$name.json' $args" \
+  KERNELS_DIR="$kernels" EXTRA_JAVA_OPTS="$jopts" timeout "${BENCH_LIMIT:-200}" bash -c "$(declare -f java_main); java_main bench attention --json '$out/attention-$name.json' $args" \
     2>"$out/bench-$name.log" | tee "$out/attention-$name.md"
 done <<< "${COMPARE:-}"
 bundle() { tar -C "$out" -czf "$final/attention-results.tgz" .; }
 bundle
-# What ptxas makes of each program in the kernel cache (NVIDIA's program binaries are PTX text):
-# registers, spills and local memory per kernel, for sm_90.
-ptxas=$(command -v ptxas || ls /usr/local/cuda*/bin/ptxas 2>/dev/null | head -1)
-if [ -n "$ptxas" ]; then
-  for f in ~/.cache/flashcl/kernels/*.bin; do
-    echo "== $f: $(grep -ao '\.entry [a-z0-9_]*' "$f" | cut -c8- | tr '\n' ' ')"
-    "$ptxas" -arch=sm_90 -v -o /dev/null "$f" 2>&1 | grep -E "Compiling entry|Used|spill" | sed 's/ptxas info *: //'
-  done > "$out/ptxas.txt" 2>&1
-  grep -A3 -E "Compiling entry '(flash_attn_prefill|gemm)" "$out/ptxas.txt" | grep -E "entry|Used|spill" | paste - - - | sort -u | head -40
-fi
+# What NVIDIA's compiler made of the prefill and GEMM kernels: registers, spills, local arrays, SASS counts.
+bash scripts/gpu-sass-report.sh > "$out/sass.txt" 2>&1; grep -E "^==|^   (flash|gemm|Used|\.shared)" "$out/sass.txt" | head -60
 [ "${BENCH:-all}" = none ] || timeout 120 python3 scripts/torch_attention.py --json "$out/torch_attention.json" 2>&1
 [ -z "${background:-}" ] || wait "$background"
 if [ "${TESTS:-all}" != none ]; then
