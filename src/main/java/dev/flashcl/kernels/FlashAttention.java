@@ -31,8 +31,6 @@ public final class FlashAttention implements AutoCloseable {
     private boolean tensorCores = true;
     /** The tensor-core prefill's warps per work-group, 16 query rows each (MMA_WARPS in flash_attn.cl): 4 unless -Dflashcl.attnMmaWarps. */
     private final int mmaWarps = Integer.getInteger("flashcl.attnMmaWarps", 4);
-    /** The tensor-core prefill's version (MMA_ASYNC in flash_attn.cl): 1, pipelined by cp.async, unless -Dflashcl.attnMmaAsync=0. */
-    private final int mmaAsync = Integer.getInteger("flashcl.attnMmaAsync", 1);
     private ClKernel decode;
     private ClKernel decodeRope;
     private ClKernel combine;
@@ -110,15 +108,17 @@ public final class FlashAttention implements AutoCloseable {
                     "BLOCK_N", tiles.blockN(), "STORAGE_F16", storage.define(), "WITH_DECODE", 0, "UNROLL_HINTS", unrollHints(ctx.device()), "MMA", 0,
                     "QUAD", tiles.quad() ? 1 : 0));
             ClProgram program = null;
-            if (tensorCores && storage == Storage.F16 && headDim % 16 == 0 && ctx.tensorCores()) {
+            int mmaKeys = mmaKeysPerTile(ctx.device(), headDim);
+            if (tensorCores && storage == Storage.F16 && headDim % 16 == 0 && mmaKeys > 0 && ctx.tensorCores()) {
                 Map<String, Object> withMma = new java.util.HashMap<>(defines);
                 withMma.put("MMA", 1);
                 withMma.put("MMA_WARPS", mmaWarps);
-                withMma.put("MMA_ASYNC", mmaAsync);
-                program = ctx.tryProgram("flash_attn.cl", withMma, "the tensor-core attention kernel").orElse(null);
+                withMma.put("MMA_BN", mmaKeys);
+                // no register cap: it is the portable tile's, and this program's portable kernel serves only views the tensor-core one cannot take
+                program = ctx.tryProgram("flash_attn.cl", withMma, 0, "the tensor-core attention kernel").orElse(null);
                 if (program != null) prefillMma = program.kernel("flash_attn_prefill_mma_" + storage.suffix);
             }
-            if (program == null) program = ctx.program("flash_attn.cl", defines);
+            if (program == null) program = ctx.program("flash_attn.cl", defines, tiles.maxRegisters());
             prefill = program.kernel((tiles.quad() ? "flash_attn_prefill_quad_" : "flash_attn_prefill_") + storage.suffix);
         }
         if (withDecode && decode == null) {
@@ -129,6 +129,16 @@ public final class FlashAttention implements AutoCloseable {
             combine = program.kernel("flash_attn_decode_combine_" + storage.suffix);
         }
         return this;
+    }
+
+    /**
+     * Keys per tile of the tensor-core prefill (MMA_BN): 64 where its two buffers of K and V
+     * tiles (8 x keys x (head_dim + 8) bytes) fit the device's local memory, else 32, else 0
+     * (no tensor-core kernel at this head_dim).
+     */
+    static int mmaKeysPerTile(DeviceInfo device, int headDim) {
+        for (int keys : new int[] {64, 32}) if (8L * keys * (headDim + 8) <= device.localMemBytes()) return keys;
+        return 0;
     }
 
     /** Local memory of the decode kernel: q, the per-work-item max and sum, and their accumulators for the merge. */

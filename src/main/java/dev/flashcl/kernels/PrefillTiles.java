@@ -8,16 +8,23 @@ import java.util.List;
  * and {@code blockN} keys per K/V tile in local memory. {@code quad}: flash_attn_prefill_quad
  * (four work-items share four rows; Q^T, K^T, V and the tile's scores in local memory), else
  * flash_attn_prefill (a row per work-item, q in registers; K and V tiles in local memory).
- * Every candidate is tested; a device gets those that fit its limits.
+ * {@code maxRegisters} (0: none) caps the registers per work-item where the device takes a cap
+ * ({@link DeviceInfo#takesRegisterCap}; a capped tile is offered only there), so that more
+ * work-groups share a compute unit. Every candidate is tested; a device gets those that fit.
  */
-public record PrefillTiles(boolean quad, int blockM, int blockN) {
+public record PrefillTiles(boolean quad, int blockM, int blockN, int maxRegisters) {
     /** The row-per-work-item kernel with this tile. */
     public PrefillTiles(int blockM, int blockN) {
-        this(false, blockM, blockN);
+        this(false, blockM, blockN, 0);
     }
 
     public static PrefillTiles quad(int blockM, int blockN) {
-        return new PrefillTiles(true, blockM, blockN);
+        return new PrefillTiles(true, blockM, blockN, 0);
+    }
+
+    /** This tile with at most {@code registers} registers per work-item. */
+    public PrefillTiles withMaxRegisters(int registers) {
+        return new PrefillTiles(quad, blockM, blockN, registers);
     }
 
     /**
@@ -31,7 +38,11 @@ public record PrefillTiles(boolean quad, int blockM, int blockN) {
      */
     public static final List<PrefillTiles> CANDIDATES = List.of(
             new PrefillTiles(128, 16), new PrefillTiles(128, 32), new PrefillTiles(256, 32),
-            quad(64, 16), quad(64, 32), quad(32, 16), quad(32, 32));
+            quad(64, 16), quad(64, 32), quad(32, 16), quad(32, 32),
+            // NVIDIA's compiler gives these 254 registers when uncapped (ptxas, H200, 2026-12-01), which
+            // leaves room for 4 work-groups of 64 (8 of 32) on a compute unit of 64K registers; their local
+            // memory admits 6 (10): 168 (200) registers per work-item let them all in.
+            quad(64, 16).withMaxRegisters(168), quad(32, 16).withMaxRegisters(200));
 
     /** Local memory the kernel declares: K and V tiles, and for quads also Q^T and the tile's scores. */
     public long localBytes(int headDim) {
@@ -41,7 +52,8 @@ public record PrefillTiles(boolean quad, int blockM, int blockN) {
 
     public boolean fits(DeviceInfo device, int headDim) {
         boolean shape = !quad || (headDim % 16 == 0 && blockN % 16 == 0 && blockM % 4 == 0);
-        return shape && blockM <= device.maxWorkGroupSize() && localBytes(headDim) <= device.localMemBytes();
+        return shape && (maxRegisters == 0 || device.takesRegisterCap())
+                && blockM <= device.maxWorkGroupSize() && localBytes(headDim) <= device.localMemBytes();
     }
 
     /** The candidates that fit the device at this head_dim. */
@@ -61,6 +73,6 @@ public record PrefillTiles(boolean quad, int blockM, int blockN) {
 
     @Override
     public String toString() {
-        return (quad ? "quad " : "") + blockM + "x" + blockN;
+        return (quad ? "quad " : "") + blockM + "x" + blockN + (maxRegisters > 0 ? " r" + maxRegisters : "");
     }
 }
