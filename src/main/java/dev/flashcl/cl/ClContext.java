@@ -179,16 +179,8 @@ public final class ClContext implements AutoCloseable {
      * with the build log.
      */
     public ClProgram program(String file, Map<String, ?> defines) {
-        return program(file, defines, 0);
-    }
-
-    /**
-     * {@link #program}, with at most {@code maxRegisters} registers per work-item where the
-     * device takes a cap ({@link DeviceInfo#takesRegisterCap}); 0, or another device: no cap.
-     */
-    public ClProgram program(String file, Map<String, ?> defines, int maxRegisters) {
         ensureOpen();
-        String options = options(defines) + (maxRegisters > 0 && device.takesRegisterCap() ? " -cl-nv-maxrregcount=" + maxRegisters : "");
+        String options = options(defines);
         return programs.computeIfAbsent(file + "|" + options, key -> {
             String source = loadSource(file);
             KernelCache cache = KernelCache.forDevice(device, source, options);
@@ -205,9 +197,9 @@ public final class ClContext implements AutoCloseable {
      * kernels) whose caller then builds its portable program. The failure, with the build log,
      * is logged as a warning naming {@code what}.
      */
-    public java.util.Optional<ClProgram> tryProgram(String file, Map<String, ?> defines, int maxRegisters, String what) {
+    public java.util.Optional<ClProgram> tryProgram(String file, Map<String, ?> defines, String what) {
         try {
-            return java.util.Optional.of(program(file, defines, maxRegisters));
+            return java.util.Optional.of(program(file, defines));
         } catch (ClException e) {
             log.warn("{} did not build on {}; using the portable kernels. {}", what, device.name(), e.getMessage());
             return java.util.Optional.empty();

@@ -40,15 +40,6 @@ public record DeviceInfo(
         return hasExtension("cl_khr_subgroups") || hasExtension("cl_intel_subgroups");
     }
 
-    /**
-     * NVIDIA's compiler options extension: {@code -cl-nv-maxrregcount} caps the registers a
-     * work-item may take (OpenCL C has no launch bounds; without a cap NVIDIA's compiler takes up
-     * to 255, which can leave a compute unit room for only a few work-groups).
-     */
-    public boolean takesRegisterCap() {
-        return hasExtension("cl_nv_compiler_options");
-    }
-
     public boolean isNvidia() {
         return vendor.toUpperCase(Locale.ROOT).contains("NVIDIA") || platformName.toUpperCase(Locale.ROOT).contains("NVIDIA");
     }

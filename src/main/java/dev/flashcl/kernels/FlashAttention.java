@@ -114,11 +114,10 @@ public final class FlashAttention implements AutoCloseable {
                 withMma.put("MMA", 1);
                 withMma.put("MMA_WARPS", mmaWarps);
                 withMma.put("MMA_BN", mmaKeys);
-                // no register cap: it is the portable tile's, and this program's portable kernel serves only views the tensor-core one cannot take
-                program = ctx.tryProgram("flash_attn.cl", withMma, 0, "the tensor-core attention kernel").orElse(null);
+                program = ctx.tryProgram("flash_attn.cl", withMma, "the tensor-core attention kernel").orElse(null);
                 if (program != null) prefillMma = program.kernel("flash_attn_prefill_mma_" + storage.suffix);
             }
-            if (program == null) program = ctx.program("flash_attn.cl", defines, tiles.maxRegisters());
+            if (program == null) program = ctx.program("flash_attn.cl", defines);
             prefill = program.kernel((tiles.quad() ? "flash_attn_prefill_quad_" : "flash_attn_prefill_") + storage.suffix);
         }
         if (withDecode && decode == null) {

@@ -48,7 +48,7 @@ public final class PhiKernels {
             Map<String, Object> withMma = new HashMap<>(defines);
             withMma.put("MMA", 1);
             withMma.put("MMA_LDMATRIX", Integer.getInteger("flashcl.mmaLdmatrix", 2));   // see phi.cl: 0 none, 1 all, 2 all but residual
-            mma = ctx.tryProgram("phi.cl", withMma, 0, "the tensor-core GEMM kernels").orElse(null);
+            mma = ctx.tryProgram("phi.cl", withMma, "the tensor-core GEMM kernels").orElse(null);
             if (mma != null) log.info("tensor cores: prefill matrix products use inline PTX mma.sync on {} (-Dflashcl.tensorCores=off for the portable kernels)",
                     ctx.device().name());
         }

@@ -20,7 +20,10 @@ public final class OclgrindDriver {
         try (ClContext ctx = ClContext.open(null)) {
             for (Storage s : graphOnly ? new Storage[0] : Storage.values()) {
                 NaiveAttention naive = new NaiveAttention(ctx, s, 80);
-                for (PrefillTiles t : PrefillTiles.candidates(ctx.device(), 80)) {
+                java.util.List<PrefillTiles> tiles = new java.util.ArrayList<>(PrefillTiles.candidates(ctx.device(), 80));
+                // Oclgrind's 32 KB of local memory takes no 64-row quad tile: the quad kernel is checked at 32 rows
+                if (tiles.stream().noneMatch(PrefillTiles::quad)) tiles.add(PrefillTiles.quad(32, 16));
+                for (PrefillTiles t : tiles) {
                     FlashAttention fa = new FlashAttention(ctx, s, 80, t, FlashAttention.DEFAULT_DECODE_WG);
                     // Two query blocks when blockM is 64 (the largest case first: it sizes naive's score matrix),
                     // a ragged K/V tail, a chunk against a longer cache, rows that see no key.
