@@ -41,8 +41,7 @@ public final class PhiKernels {
         }
         argmaxWg = Math.min(256, Integer.highestOneBit(max));
         Map<String, Object> defines = new HashMap<>(Map.of("STORAGE_F16", storage.define(), "LN_WG", lnWg, "GEMV_WG", gemvWg,
-                "GEMV_ROWS", gemvRows, "ARGMAX_WG", argmaxWg, "MMA", 0,
-                "GEMM_LDS128", Integer.getInteger("flashcl.gemmLds128", 1)));   // see phi.cl: 1 16-byte local loads, 0 the first version
+                "GEMV_ROWS", gemvRows, "ARGMAX_WG", argmaxWg, "MMA", 0));
         ClProgram mma = null;
         if (storage == Storage.F16 && ctx.tensorCores()) {
             Map<String, Object> withMma = new HashMap<>(defines);
