@@ -84,6 +84,31 @@ inline size_t row_offset(int4 layout, int b, int h, int r) {
     return (size_t)layout.x + (size_t)b * layout.y + (size_t)h * layout.z + (size_t)r * layout.w;
 }
 
+#if WITH_PREFILL
+// The K/V tile of keys [start, start + BLOCK_N) into local memory, by the work-group's BLOCK_M
+// work-items (both portable prefill kernels); keys past kv_len become zeros. K is transposed
+// (k_tile[d][j4] holds keys 4 j4 .. + 3 of dim d), consecutive work-items on consecutive keys so
+// that the transposed stores are conflict-free; V is as stored, consecutive work-items on
+// consecutive dims so that the loads coalesce.
+inline void load_kv_tiles(__local float4 (*k_tile)[BLOCK_N / 4], __local float4 (*v_tile)[D4],
+                          __global const STORE_T* k, size_t k_base, int k_row_stride,
+                          __global const STORE_T* v, size_t v_base, int v_row_stride, int start, int kv_len) {
+    const int tid = get_local_id(0);
+    for (int idx = tid; idx < BLOCK_N * D4; idx += BLOCK_M) {
+        const int j = idx % BLOCK_N, d = 4 * (idx / BLOCK_N), key = start + j;
+        const float4 kv = key < kv_len ? LOAD4(k, k_base + (size_t)key * k_row_stride + d) : (float4)(0.0f);
+        ((__local float*)k_tile[d + 0])[j] = kv.x;
+        ((__local float*)k_tile[d + 1])[j] = kv.y;
+        ((__local float*)k_tile[d + 2])[j] = kv.z;
+        ((__local float*)k_tile[d + 3])[j] = kv.w;
+    }
+    for (int idx = tid; idx < BLOCK_N * D4; idx += BLOCK_M) {
+        const int j = idx / D4, d4 = idx % D4, key = start + j;
+        v_tile[j][d4] = key < kv_len ? LOAD4(v, v_base + (size_t)key * v_row_stride + 4 * d4) : (float4)(0.0f);
+    }
+}
+#endif
+
 #if WITH_PREFILL && !QUAD
 // Prefill. NDRange: (num_q_blocks * BLOCK_M, heads, batch), work-group (BLOCK_M, 1, 1).
 // Causal masking is aligned bottom-right: query row i sees key j iff j <= i + (kv_len - q_len),
@@ -135,24 +160,7 @@ void KERNEL(flash_attn_prefill)(
 
     for (int start = 0; start < kv_end; start += BLOCK_N) {
         barrier(CLK_LOCAL_MEM_FENCE);   // every work-item is done with the previous tile
-        // K: consecutive work-items take consecutive keys (conflict-free transposed stores).
-        for (int idx = tid; idx < BLOCK_N * D4; idx += BLOCK_M) {
-            const int j = idx % BLOCK_N;
-            const int d = 4 * (idx / BLOCK_N);
-            const int key = start + j;
-            const float4 kv = key < kv_len ? LOAD4(k, k_base + (size_t)key * k_layout.w + d) : (float4)(0.0f);
-            ((__local float*)k_tile[d + 0])[j] = kv.x;
-            ((__local float*)k_tile[d + 1])[j] = kv.y;
-            ((__local float*)k_tile[d + 2])[j] = kv.z;
-            ((__local float*)k_tile[d + 3])[j] = kv.w;
-        }
-        // V: consecutive work-items take consecutive dims (coalesced loads).
-        for (int idx = tid; idx < BLOCK_N * D4; idx += BLOCK_M) {
-            const int j = idx / D4;
-            const int d4 = idx % D4;
-            const int key = start + j;
-            v_tile[j][d4] = key < kv_len ? LOAD4(v, v_base + (size_t)key * v_layout.w + 4 * d4) : (float4)(0.0f);
-        }
+        load_kv_tiles(k_tile, v_tile, k, k_base, k_layout.w, v, v_base, v_layout.w, start, kv_len);
         barrier(CLK_LOCAL_MEM_FENCE);
 
         // s = q . k^T for BLOCK_N keys, then into log2 units.
@@ -298,18 +306,7 @@ void KERNEL(flash_attn_prefill_quad)(
 
     for (int start = 0; start < kv_end; start += BLOCK_N) {
         barrier(CLK_LOCAL_MEM_FENCE);   // every work-item is done with the previous tile and its scores
-        for (int idx = tid; idx < BLOCK_N * D4; idx += BLOCK_M) {
-            const int j = idx % BLOCK_N, d = 4 * (idx / BLOCK_N), key = start + j;
-            const float4 kv = key < kv_len ? LOAD4(k, k_base + (size_t)key * k_layout.w + d) : (float4)(0.0f);
-            ((__local float*)k_tile[d + 0])[j] = kv.x;
-            ((__local float*)k_tile[d + 1])[j] = kv.y;
-            ((__local float*)k_tile[d + 2])[j] = kv.z;
-            ((__local float*)k_tile[d + 3])[j] = kv.w;
-        }
-        for (int idx = tid; idx < BLOCK_N * D4; idx += BLOCK_M) {
-            const int j = idx / D4, d4 = idx % D4, key = start + j;
-            v_tile[j][d4] = key < kv_len ? LOAD4(v, v_base + (size_t)key * v_layout.w + 4 * d4) : (float4)(0.0f);
-        }
+        load_kv_tiles(k_tile, v_tile, k, k_base, k_layout.w, v, v_base, v_layout.w, start, kv_len);
         barrier(CLK_LOCAL_MEM_FENCE);
 
         // s[jj]: the 4 rows' raw scores against key part * KPT + jj.

@@ -113,21 +113,9 @@ inline float gelu_new(float x) {
 // cover 256 contiguous bytes, conflict-free, and each float loaded feeds R FMAs. (Measured on an
 // H200, 2026-12-01, against rows ty + 16 i and one 4-byte load per value: Phi-2's portable
 // prefill 5,016 -> 5,839 tokens/s at 2048, the products 26-32 -> 31-38 TFLOP/s.)
-#define GEMM_LD(T) ((T) + 4)    /* 16-byte rows */
-#define GEMM_M(i) (64 * ((i) / 4) + 4 * ty + (i) % 4)
-#define GEMM_N(j) (64 * ((j) / 4) + 4 * tx + (j) % 4)
-#define GEMM_FRAGMENTS(R)                                                                            \
-            for (int i = 0; i < R; i += 4) {                                                         \
-                const float4 x = vload4(0, &as[c][64 * (i / 4) + 4 * ty]);                           \
-                av[i] = x.x; av[i + 1] = x.y; av[i + 2] = x.z; av[i + 3] = x.w;                      \
-            }                                                                                        \
-            for (int j = 0; j < R; j += 4) {                                                         \
-                const float4 y = vload4(0, &ws[c][64 * (j / 4) + 4 * tx]);                           \
-                wv[j] = y.x; wv[j + 1] = y.y; wv[j + 2] = y.z; wv[j + 3] = y.w;                      \
-            }
 #define GEMM_BODY(EPI, T, R)                                                                         \
-    __local float as[TK][GEMM_LD(T)] __attribute__((aligned(16)));                                   \
-    __local float ws[TK][GEMM_LD(T)] __attribute__((aligned(16)));                                   \
+    __local float as[TK][T + 4] __attribute__((aligned(16)));   /* 16-byte rows */                   \
+    __local float ws[TK][T + 4] __attribute__((aligned(16)));                                        \
     const int tx = get_local_id(0), ty = get_local_id(1), tid = ty * 16 + tx;                        \
     const int n0 = get_group_id(0) * T, m0 = get_group_id(1) * T;                                    \
     const int VEC = T * TK / 256, lr = tid / (TK / VEC), lc = tid % (TK / VEC) * VEC;                \
@@ -144,16 +132,23 @@ inline float gelu_new(float x) {
         barrier(CLK_LOCAL_MEM_FENCE);                                                                \
         for (int c = 0; c < TK; c++) {                                                               \
             float av[R], wv[R];                                                                      \
-            GEMM_FRAGMENTS(R)                                                                        \
+            for (int i = 0; i < R; i += 4) {                                                         \
+                const float4 x = vload4(0, &as[c][64 * (i / 4) + 4 * ty]);                           \
+                av[i] = x.x; av[i + 1] = x.y; av[i + 2] = x.z; av[i + 3] = x.w;                      \
+            }                                                                                        \
+            for (int j = 0; j < R; j += 4) {                                                         \
+                const float4 y = vload4(0, &ws[c][64 * (j / 4) + 4 * tx]);                           \
+                wv[j] = y.x; wv[j + 1] = y.y; wv[j + 2] = y.z; wv[j + 3] = y.w;                      \
+            }                                                                                        \
             for (int i = 0; i < R; i++) for (int j = 0; j < R; j++) acc[i][j] = fma(av[i], wv[j], acc[i][j]); \
         }                                                                                            \
         barrier(CLK_LOCAL_MEM_FENCE);                                                                \
     }                                                                                                \
     for (int i = 0; i < R; i++) {                                                                    \
-        const int m = m0 + GEMM_M(i);                                                                \
+        const int m = m0 + 64 * (i / 4) + 4 * ty + i % 4;                                            \
         if (m >= rows) continue;                                                                     \
         for (int j = 0; j < R; j++) {                                                                \
-            const int n = n0 + GEMM_N(j);                                                            \
+            const int n = n0 + 64 * (j / 4) + 4 * tx + j % 4;                                       \
             if (n < n_out) EPI(acc[i][j] + bias[n], out, (size_t)m * n_out + n);                     \
         }                                                                                            \
     }
