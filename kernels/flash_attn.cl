@@ -44,6 +44,17 @@
 #ifndef QUAD
 #define QUAD 0               // prefill kernel: 0 flash_attn_prefill (a row per work-item), 1 flash_attn_prefill_quad
 #endif
+#ifndef FAST_EXP2
+#define FAST_EXP2 0          // 1: the portable prefill softmax takes native_exp2 (the host sets it on NVIDIA, where that is
+#endif                       // ex2.approx.ftz, relative error about 2^-22, and exp2 wraps it in range scaling)
+#if FAST_EXP2
+#define EXP2 native_exp2
+#else
+#define EXP2 exp2
+#endif
+#ifndef BLOCK_ORDER
+#define BLOCK_ORDER 1        // prefill grid: 1 heads along x, query blocks along y (see prefill_block); 0 the reverse
+#endif
 #ifndef MMA
 #define MMA 0                // 1: also flash_attn_prefill_mma (NVIDIA tensor cores through inline PTX; fp16, HEAD_DIM % 16 == 0)
 #endif
@@ -85,6 +96,20 @@ inline size_t row_offset(int4 layout, int b, int h, int r) {
 }
 
 #if WITH_PREFILL
+// This work-group's query block, head and batch (x, y, z). NDRange (heads * batch * group size,
+// query blocks): work-groups are dispatched x first, so under a causal mask every head's last
+// (longest) query block starts in the first wave and the short first blocks fill the tail. With
+// the query blocks along x, each head's blocks went out heaviest first but the heads one after
+// another, so the last head's longest block started near the end and ran alone.
+inline int3 prefill_block(int heads) {
+#if BLOCK_ORDER
+    const int hb = get_group_id(0);
+    return (int3)(get_num_groups(1) - 1 - get_group_id(1), hb % heads, hb / heads);
+#else
+    return (int3)(get_num_groups(0) - 1 - get_group_id(0), get_group_id(1), get_group_id(2));
+#endif
+}
+
 // The K/V tile of keys [start, start + BLOCK_N) into local memory, by the work-group's BLOCK_M
 // work-items (both portable prefill kernels); keys past kv_len become zeros. K is transposed
 // (k_tile[d][j4] holds keys 4 j4 .. + 3 of dim d), consecutive work-items on consecutive keys so
@@ -110,7 +135,7 @@ inline void load_kv_tiles(__local float4 (*k_tile)[BLOCK_N / 4], __local float4 
 #endif
 
 #if WITH_PREFILL && !QUAD
-// Prefill. NDRange: (num_q_blocks * BLOCK_M, heads, batch), work-group (BLOCK_M, 1, 1).
+// Prefill. NDRange: (heads * batch * BLOCK_M, num_q_blocks) (see prefill_block), work-group (BLOCK_M, 1, 1).
 // Causal masking is aligned bottom-right: query row i sees key j iff j <= i + (kv_len - q_len),
 // so a prompt chunk attends to the whole cache before it. Rows that see no key (q_len > kv_len)
 // get a zero output and lse = -inf. lse (natural log, [batch, heads, q_len]) may be NULL.
@@ -128,10 +153,8 @@ void KERNEL(flash_attn_prefill)(
     __local float4 v_tile[BLOCK_N][D4] __attribute__((aligned(16)));
 
     const int tid = get_local_id(0);
-    // The heaviest causal blocks (last rows) go first, so the light ones fill the tail.
-    const int q_block = get_num_groups(0) - 1 - get_group_id(0);
-    const int head = get_group_id(1);
-    const int batch = get_group_id(2);
+    const int3 blk = prefill_block(heads);
+    const int q_block = blk.x, head = blk.y, batch = blk.z;
     const int first_row = q_block * BLOCK_M;
     const int row = first_row + tid;
     const int shift = kv_len - q_len;
@@ -200,13 +223,13 @@ void KERNEL(flash_attn_prefill)(
         UNROLL
         for (int j4 = 0; j4 < BLOCK_N / 4; j4++) m_new = fmax(m_new, fmax(fmax(s[j4].x, s[j4].y), fmax(s[j4].z, s[j4].w)));
         if (m_new != -INFINITY) {   // a row that has seen no key yet keeps m_i = -inf, l_i = 0
-            const float alpha = exp2(m_i - m_new);
+            const float alpha = EXP2(m_i - m_new);
             l_i *= alpha;
             UNROLL
             for (int d4 = 0; d4 < D4; d4++) acc[d4] *= alpha;
             UNROLL
             for (int j4 = 0; j4 < BLOCK_N / 4; j4++) {
-                const float4 p = exp2(s[j4] - m_new);
+                const float4 p = EXP2(s[j4] - m_new);
                 l_i += p.x + p.y + p.z + p.w;
                 UNROLL
                 for (int d4 = 0; d4 < D4; d4++) {
@@ -273,11 +296,11 @@ void KERNEL(flash_attn_prefill_quad)(
     __local float4 q_tile[HEAD_DIM][QUADS] __attribute__((aligned(16)));         // Q^T: q_tile[d][quad] = the quad's 4 rows at dim d
     __local float4 k_tile[HEAD_DIM][BLOCK_N / 4] __attribute__((aligned(16)));   // K^T: 4 keys of one dim
     __local float4 v_tile[BLOCK_N][D4] __attribute__((aligned(16)));             // [key][4 dims]
-    __local float4 s_tile[BLOCK_N][QUADS] __attribute__((aligned(16)));          // raw scores q.k: [key][quad's 4 rows]
+    __local float4 s_tile[BLOCK_N][QUADS] __attribute__((aligned(16)));          // scores q.k scale log2(e): [key][quad's 4 rows]
 
     const int tid = get_local_id(0), quad = tid >> 2, part = tid & 3;
-    const int q_block = get_num_groups(0) - 1 - get_group_id(0);   // heaviest causal blocks first
-    const int head = get_group_id(1), batch = get_group_id(2);
+    const int3 blk = prefill_block(heads);
+    const int q_block = blk.x, head = blk.y, batch = blk.z;
     const int first_row = q_block * BLOCK_M;
     const int row0 = first_row + 4 * quad;   // the quad's rows: row0 .. row0 + 3
     const int shift = kv_len - q_len;
@@ -326,7 +349,7 @@ void KERNEL(flash_attn_prefill_quad)(
             }
         }
         UNROLL
-        for (int jj = 0; jj < KPT; jj++) s_tile[part * KPT + jj][quad] = s[jj];
+        for (int jj = 0; jj < KPT; jj++) s_tile[part * KPT + jj][quad] = s[jj] * scale_log2;
         barrier(CLK_LOCAL_MEM_FENCE);
 
         // Online softmax over the tile's BLOCK_N keys, then O += P V. Masks only on the ragged
@@ -335,13 +358,13 @@ void KERNEL(flash_attn_prefill_quad)(
         float4 m_new = m_i;
         UNROLL
         for (int j = 0; j < BLOCK_N; j++) {
-            float4 sj = s_tile[j][quad] * scale_log2;
+            float4 sj = s_tile[j][quad];
             if (masked) sj = select(sj, (float4)(-INFINITY), (int4)(start + j) >= limit);
             m_new = fmax(m_new, sj);
         }
         // A row that has seen no key yet keeps m = -inf: subtract 0 instead, so p = 0, not NaN.
         const float4 base = select(m_new, (float4)(0.0f), m_new == (float4)(-INFINITY));
-        const float4 alpha = exp2(m_i - base);
+        const float4 alpha = EXP2(m_i - base);
         l_i *= alpha;
         UNROLL
         for (int c = 0; c < DPT; c++) {
@@ -352,9 +375,9 @@ void KERNEL(flash_attn_prefill_quad)(
         }
         UNROLL
         for (int j = 0; j < BLOCK_N; j++) {
-            float4 sj = s_tile[j][quad] * scale_log2;
+            float4 sj = s_tile[j][quad];
             if (masked) sj = select(sj, (float4)(-INFINITY), (int4)(start + j) >= limit);
-            const float4 p = exp2(sj - base);
+            const float4 p = EXP2(sj - base);
             l_i += p;
             UNROLL
             for (int c = 0; c < DPT; c++) {
@@ -481,8 +504,8 @@ void KERNEL(flash_attn_prefill_mma)(
         __global float* lse, int heads, int q_len, int kv_len, int causal, float scale) {
     __local uint kv_tiles[2][2 * KV_WORDS] __attribute__((aligned(16)));   // [buffer]: K rows, then V rows
     const int tid = get_local_id(0), lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
-    const int q_block = get_num_groups(0) - 1 - get_group_id(0);   // heaviest causal blocks first
-    const int head = get_group_id(1), batch = get_group_id(2);
+    const int3 blk = prefill_block(heads);
+    const int q_block = blk.x, head = blk.y, batch = blk.z;
     const int first_row = q_block * 16 * MMA_WARPS;
     const int row0 = first_row + 16 * warp + g, row1 = row0 + 8;    // this work-item's two rows
     const int shift = kv_len - q_len;
