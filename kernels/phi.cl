@@ -10,7 +10,8 @@
 //   layernorm      h      = (x - mean) / sqrt(var + eps) * w + b          (fp32 statistics, biased variance)
 //   gemm/gemv      qkv    = h Wqkv^T + b         (EPI 0: fp32 out)
 //                  g      = gelu_new(h W1^T + b) (EPI 1: STORE_T out)
-//                  x     += o Wd^T + b           (EPI 2: residual add into fp32 x)
+//                  x     += o Wd^T + bd + g W2^T + b2   (decode: gemv_dense_fc2; prefill: gemm_split
+//                                                         partial sums, then residual_sum)
 //   rope_cache     q, k   = partial rotate-half RoPE (first ROT dims); k, v appended to the cache
 //   argmax         token  = first index of the largest logit, and whether it is finite
 
@@ -101,8 +102,13 @@ inline float gelu_new(float x) {
 #define EPI_F32(acc, out, idx) ((out)[idx] = (acc))
 #define EPI_GELU(acc, out, idx) STORE(gelu_new(acc), out, idx)
 #define EPI_RESIDUAL(acc, out, idx) ((out)[idx] += (acc))
+// The GEMM bodies' epilogues, given output n: with its bias, or a partial sum as it is.
+#define OUT_F32(acc, idx, n) EPI_F32((acc) + bias[n], out, idx)
+#define OUT_GELU(acc, idx, n) EPI_GELU((acc) + bias[n], out, idx)
+#define OUT_PART(acc, idx, n) (out[idx] = (acc))
 
-// C[m, n] (epilogue) sum_k A[a_row0 + m, k] W[n, k] + bias[n], for m < rows, n < n_out.
+// C[m, n] (epilogue) sum_k A[a_row0 + m, k] W[n, k] + bias[n], for m < rows, n < n_out, over
+// k in [kb, ke) of rows lda long (the plain kernels: [0, k) of k).
 // Two tilings of one body: T x T outputs per work-group of 16 x 16, R x R per work-item: T = 64,
 // R = 4 and T = 128, R = 8 (four times the FMAs per local load; the host takes it when there are
 // enough tiles to fill the device). Each work-item loads VEC = T * TK / 256 consecutive k of one
@@ -121,11 +127,11 @@ inline float gelu_new(float x) {
     const int VEC = T * TK / 256, lr = tid / (TK / VEC), lc = tid % (TK / VEC) * VEC;                \
     float acc[R][R];                                                                                 \
     for (int i = 0; i < R; i++) for (int j = 0; j < R; j++) acc[i][j] = 0.0f;                        \
-    for (int k0 = 0; k0 < k; k0 += TK) {                                                             \
+    for (int k0 = kb; k0 < ke; k0 += TK) {                                                           \
         const int kk = k0 + lc;                                                                      \
         for (int v = 0; v < VEC; v += 4) {   /* k is a multiple of 4: a group of 4 is all in or out */ \
-            const float4 x = (m0 + lr < rows && kk + v < k) ? LOAD4(a, (size_t)(a_row0 + m0 + lr) * k + kk + v) : (float4)(0.0f); \
-            const float4 y = (n0 + lr < n_out && kk + v < k) ? LOAD4(w, (size_t)(n0 + lr) * k + kk + v) : (float4)(0.0f); \
+            const float4 x = (m0 + lr < rows && kk + v < ke) ? LOAD4(a, (size_t)(a_row0 + m0 + lr) * lda + kk + v) : (float4)(0.0f); \
+            const float4 y = (n0 + lr < n_out && kk + v < ke) ? LOAD4(w, (size_t)(n0 + lr) * lda + kk + v) : (float4)(0.0f); \
             as[lc + v][lr] = x.s0; as[lc + v + 1][lr] = x.s1; as[lc + v + 2][lr] = x.s2; as[lc + v + 3][lr] = x.s3; \
             ws[lc + v][lr] = y.s0; ws[lc + v + 1][lr] = y.s1; ws[lc + v + 2][lr] = y.s2; ws[lc + v + 3][lr] = y.s3; \
         }                                                                                            \
@@ -149,18 +155,43 @@ inline float gelu_new(float x) {
         if (m >= rows) continue;                                                                     \
         for (int j = 0; j < R; j++) {                                                                \
             const int n = n0 + 64 * (j / 4) + 4 * tx + j % 4;                                       \
-            if (n < n_out) EPI(acc[i][j] + bias[n], out, (size_t)m * n_out + n);                     \
+            if (n < n_out) EPI(acc[i][j], (size_t)m * n_out + n, n);                                 \
         }                                                                                            \
     }
 
 #define GEMM_ARGS(OUT_T) __global const STORE_T* a, int a_row0, __global const STORE_T* w, __global const float* bias, \
                          __global OUT_T* out, int rows, int n_out, int k
-#define GEMM_KERNELS(NAME, T, R)                                                                                            \
-__kernel __attribute__((reqd_work_group_size(16, 16, 1))) void KERNEL(NAME##_f32out)(GEMM_ARGS(float)) { GEMM_BODY(EPI_F32, T, R) }        \
-__kernel __attribute__((reqd_work_group_size(16, 16, 1))) void KERNEL(NAME##_gelu)(GEMM_ARGS(STORE_T)) { GEMM_BODY(EPI_GELU, T, R) }      \
-__kernel __attribute__((reqd_work_group_size(16, 16, 1))) void KERNEL(NAME##_residual)(GEMM_ARGS(float)) { GEMM_BODY(EPI_RESIDUAL, T, R) }
+#define WHOLE_K const int lda = k, kb = 0, ke = k;
+// Phi's two residual products, o Wd^T (k1) and g W2^T (k2), as one launch split along k so that
+// it fills the device: NDRange z = 0 takes the first, z = 1, 2, ... the second's k in chunks of
+// `chunk` (a multiple of 32), and each writes its partial sums, no bias, to part[z] ([rows,
+// n_out] fp32). residual_sum then adds them, both biases and x. (Unsplit, Phi-2's 2560 outputs
+// made 320 work-groups of 128 x 128 for 132 compute units on an H200.)
+#define SPLIT_ARGS __global const STORE_T* a1, __global const STORE_T* w1, int k1, __global const STORE_T* a2,      \
+                   __global const STORE_T* w2, int k2, int chunk, __global float* part, int rows, int n_out
+#define SPLIT_K                                                                                                   \
+    const int z = get_group_id(2), a_row0 = 0;                                                                    \
+    __global const STORE_T* a = z == 0 ? a1 : a2;                                                                 \
+    __global const STORE_T* w = z == 0 ? w1 : w2;                                                                 \
+    const int lda = z == 0 ? k1 : k2, kb = z == 0 ? 0 : (z - 1) * chunk, ke = z == 0 ? k1 : min(kb + chunk, k2);  \
+    __global float* out = part + (size_t)z * rows * n_out;
+#define GEMM_KERNELS(NAME, T, R)                                                                                                     \
+__kernel __attribute__((reqd_work_group_size(16, 16, 1))) void KERNEL(NAME##_f32out)(GEMM_ARGS(float)) { WHOLE_K GEMM_BODY(OUT_F32, T, R) }   \
+__kernel __attribute__((reqd_work_group_size(16, 16, 1))) void KERNEL(NAME##_gelu)(GEMM_ARGS(STORE_T)) { WHOLE_K GEMM_BODY(OUT_GELU, T, R) } \
+__kernel __attribute__((reqd_work_group_size(16, 16, 1))) void KERNEL(NAME##_split)(SPLIT_ARGS) { SPLIT_K GEMM_BODY(OUT_PART, T, R) }
 GEMM_KERNELS(gemm, 64, 4)
 GEMM_KERNELS(gemm128, 128, 8)
+
+// x[m, n] += bd[n] + b2[n] + the partial sums of a split product (part: [parts, rows, n_out]).
+// NDRange (n_out, rows).
+__kernel void KERNEL(residual_sum)(__global const float* part, int parts, __global const float* bd, __global const float* b2,
+                                   __global float* x, int rows, int n_out) {
+    const int n = get_global_id(0), m = get_global_id(1);
+    const size_t idx = (size_t)m * n_out + n, plane = (size_t)rows * n_out;
+    float s = bd[n] + b2[n];
+    for (int z = 0; z < parts; z++) s += part[z * plane + idx];
+    x[idx] += s;
+}
 
 #if MMA && STORAGE_F16
 // The same products on NVIDIA tensor cores (sm_80 and later), through inline PTX
@@ -226,14 +257,14 @@ GEMM_KERNELS(gemm128, 128, 8)
     _Pragma("unroll") for (int i = 0; i < 4; i++) _Pragma("unroll") for (int j = 0; j < 4; j++)           \
         _Pragma("unroll") for (int e = 0; e < 4; e++) acc[i][j][e] = 0.0f;                               \
     uint4 ra[2], rw[2];                                                                                  \
-    const int nk = (k + 31) / 32;                                                                        \
+    const int nk = (ke - kb + 31) / 32;                                                                  \
     for (int kt = 0; kt <= nk; kt++) {                                                                   \
-        const int kk = kt * 32 + lk;      /* tile kt: global loads in flight during the multiply */     \
+        const int kk = kb + kt * 32 + lk; /* tile kt: global loads in flight during the multiply */     \
         if (kt < nk) {                                                                                   \
             _Pragma("unroll") for (int p = 0; p < 2; p++) {                                              \
                 const int r = lrow + 64 * p;                                                             \
-                ra[p] = (m0 + r < rows && kk < k) ? *(__global const uint4*)(a + (size_t)(a_row0 + m0 + r) * k + kk) : (uint4)(0); \
-                rw[p] = (n0 + r < n_out && kk < k) ? *(__global const uint4*)(w + (size_t)(n0 + r) * k + kk) : (uint4)(0); \
+                ra[p] = (m0 + r < rows && kk < ke) ? *(__global const uint4*)(a + (size_t)(a_row0 + m0 + r) * lda + kk) : (uint4)(0); \
+                rw[p] = (n0 + r < n_out && kk < ke) ? *(__global const uint4*)(w + (size_t)(n0 + r) * lda + kk) : (uint4)(0); \
             }                                                                                            \
         }                                                                                                \
         if (kt > 0) {                     /* multiply tile kt - 1 */                                    \
@@ -255,11 +286,11 @@ GEMM_KERNELS(gemm128, 128, 8)
     _Pragma("unroll") for (int i = 0; i < 4; i++) _Pragma("unroll") for (int j = 0; j < 4; j++)           \
         _Pragma("unroll") for (int e = 0; e < 4; e++) {                                                  \
             const int m = m0 + wm + 16 * i + g + 8 * (e >> 1), n = n0 + wn + 8 * j + 2 * t + (e & 1);    \
-            if (m < rows && n < n_out) EPI(acc[i][j][e] + bias[n], out, (size_t)m * n_out + n);          \
+            if (m < rows && n < n_out) EPI(acc[i][j][e], (size_t)m * n_out + n, n);                      \
         }
-__kernel __attribute__((reqd_work_group_size(256, 1, 1))) void KERNEL(gemm_mma_f32out)(GEMM_ARGS(float)) { MMA_BODY(EPI_F32, FRAGMENTS_MAIN) }
-__kernel __attribute__((reqd_work_group_size(256, 1, 1))) void KERNEL(gemm_mma_gelu)(GEMM_ARGS(STORE_T)) { MMA_BODY(EPI_GELU, FRAGMENTS_MAIN) }
-__kernel __attribute__((reqd_work_group_size(256, 1, 1))) void KERNEL(gemm_mma_residual)(GEMM_ARGS(float)) { MMA_BODY(EPI_RESIDUAL, FRAGMENTS_RESIDUAL) }
+__kernel __attribute__((reqd_work_group_size(256, 1, 1))) void KERNEL(gemm_mma_f32out)(GEMM_ARGS(float)) { WHOLE_K MMA_BODY(OUT_F32, FRAGMENTS_MAIN) }
+__kernel __attribute__((reqd_work_group_size(256, 1, 1))) void KERNEL(gemm_mma_gelu)(GEMM_ARGS(STORE_T)) { WHOLE_K MMA_BODY(OUT_GELU, FRAGMENTS_MAIN) }
+__kernel __attribute__((reqd_work_group_size(256, 1, 1))) void KERNEL(gemm_mma_split)(SPLIT_ARGS) { SPLIT_K MMA_BODY(OUT_PART, FRAGMENTS_RESIDUAL) }
 #endif
 
 // One row of A against W: out[n] (epilogue) A[a_row0] . W[n] + bias[n]. GEMV_ROWS outputs per

@@ -4,8 +4,10 @@
 # (flashcl verify), flashcl's generate benchmark and transformers' speed on the same model, and
 # the tokenizer golden data regenerated with transformers' decode. Results land in
 # $OUT/phi2-results.tgz (one file: a device call returns at most 8), the tables on the output too.
-# BENCHES: one benchmark per line, "name|JVM options|bench generate options" (default: one
-# "default||"), each written to $OUT/generate-NAME.json and bench-generate-NAME.log.
+# BENCHES: one benchmark per line, "name|JVM options|bench generate options|CLASSES" (default: one
+# "default||"), each written to $OUT/generate-NAME.json and bench-generate-NAME.log. CLASSES: a
+# folder of compiled classes and kernels (an older commit's target/classes) that replaces
+# .gpu/classes, to time an older version beside the current one in the same call.
 #   [GOLDEN=no] [SPEED=] [VERIFY=no] [TESTS=none] [BENCHES=...] bash scripts/gpu-phi2.sh
 set -uo pipefail
 source .gpu/env.sh
@@ -13,14 +15,14 @@ final=${OUT:-gpu-out}; out=/tmp/gpu-phi2-out; mkdir -p "$out" "$final"
 bundle() { tar -C "$out" -czf "$final/phi2-results.tgz" .; }
 export PYTHONUNBUFFERED=1
 source scripts/gpu-opencl.sh
-java_main() { bash -c 'source .gpu/env.sh; GPU_JAVA_OPTS="-Xmx24g ${JOPTS:-}" gpu_java dev.flashcl.cli.Main "$@"' flashcl "$@"; }
+java_main() { bash -c 'source .gpu/env.sh; [ -z "${CLASSES:-}" ] || GPU_CP="${GPU_CP/.gpu\/classes:/$CLASSES:}"; GPU_JAVA_OPTS="-Xmx24g ${JOPTS:-}" gpu_java dev.flashcl.cli.Main "$@"' flashcl "$@"; }
 [ "${GOLDEN:-yes}" = no ] || { python3 testdata/tokenizer/make_golden.py > "$out/golden.log" 2>&1 && cp testdata/tokenizer/golden.json "$out/"; }
 [ -f /tmp/phi2/reference.json ] || timeout 240 python3 scripts/phi2_reference.py /tmp/phi2 ${SPEED---speed} 2>&1 | grep -v Warning | tee "$out/reference.log"
 cp /tmp/phi2/transformers_speed.json "$out/" 2>/dev/null
-[ "${VERIFY:-yes}" = no ] || timeout 200 bash -c "$(declare -f java_main); java_main verify --model /tmp/phi2/model --reference /tmp/phi2" 2>&1 | tee "$out/verify.log"
-while IFS='|' read -r name jopts args; do
+[ "${VERIFY:-yes}" = no ] || CLASSES= timeout 200 bash -c "$(declare -f java_main); java_main verify --model /tmp/phi2/model --reference /tmp/phi2" 2>&1 | tee "$out/verify.log"
+while IFS='|' read -r name jopts args classes; do
   [ -n "$name" ] || continue
-  JOPTS="$jopts" timeout 200 bash -c "$(declare -f java_main); java_main bench generate --model /tmp/phi2/model $args --json $out/generate-$name.json" 2>&1 \
+  CLASSES="$classes" JOPTS="$jopts" timeout 200 bash -c "$(declare -f java_main); java_main bench generate --model /tmp/phi2/model $args --json $out/generate-$name.json" 2>&1 \
     | grep -v INFO | tee "$out/bench-generate-$name.log"
   bundle
 done <<< "${BENCHES:-default||}"

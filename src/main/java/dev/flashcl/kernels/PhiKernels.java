@@ -72,7 +72,7 @@ public final class PhiKernels {
     public enum Gemm {
         TILE64("gemm_", 64), TILE128("gemm128_", 128), MMA("gemm_mma_", 128);
 
-        /** Kernel name prefix: the epilogue ({@code f32out}, {@code gelu}, {@code residual}) follows. */
+        /** Kernel name prefix: the epilogue ({@code f32out}, {@code gelu}) or {@code split} follows. */
         public final String prefix;
         public final int tile;
 
@@ -81,14 +81,18 @@ public final class PhiKernels {
             this.tile = tile;
         }
 
-        /** The NDRange over rows x n outputs. */
-        public long[] global(int rows, int n) {
+        /** The NDRange over rows x n outputs, in {@code splits} parts along k (z; 1 for the plain kernels). */
+        public long[] global(int rows, int n, int splits) {
             long tn = (n + tile - 1) / tile, tm = (rows + tile - 1) / tile;
-            return this == MMA ? new long[] {tn * 256, tm} : new long[] {tn * 16, tm * 16};
+            return this == MMA ? new long[] {tn * 256, tm, splits} : new long[] {tn * 16, tm * 16, splits};
+        }
+
+        public long[] global(int rows, int n) {
+            return global(rows, n, 1);
         }
 
         public long[] local() {
-            return this == MMA ? new long[] {256, 1} : new long[] {16, 16};
+            return this == MMA ? new long[] {256, 1, 1} : new long[] {16, 16, 1};
         }
     }
 
@@ -97,9 +101,27 @@ public final class PhiKernels {
      * tiling when that still gives two tiles per compute unit, else the 64 one.
      */
     public Gemm gemm(int rows, int n, int k) {
-        if (tensorCores && k % 8 == 0) return Gemm.MMA;
-        long big = (long) ((rows + 127) / 128) * ((n + 127) / 128);
+        return gemm(rows, n, k % 8 == 0, 1);
+    }
+
+    /** The same choice for a product in {@code splits} parts along k, {@code k8}: every k range a multiple of 8. */
+    public Gemm gemm(int rows, int n, boolean k8, int splits) {
+        if (tensorCores && k8) return Gemm.MMA;
+        long big = (long) ((rows + 127) / 128) * ((n + 127) / 128) * splits;
         return big >= 2L * computeUnits ? Gemm.TILE128 : Gemm.TILE64;
+    }
+
+    /**
+     * How the {@code *_split} kernels cut o Wd^T (k1) + g W2^T (k2): the first whole, the second
+     * in chunks of about k1 (a multiple of 32), {@code parts} in all, so that the work-groups
+     * have equal work. Phi-2: 2560 + 4 x 2560.
+     */
+    public record Split(int chunk, int parts) {
+        public static Split of(int k1, int k2) {
+            int pieces = Math.max(1, (k2 + k1 - 1) / k1);
+            int chunk = ((k2 + pieces - 1) / pieces + 31) / 32 * 32;
+            return new Split(chunk, 1 + (k2 + chunk - 1) / chunk);
+        }
     }
 
     /** Whether this program has that GEMM's kernels. */

@@ -37,8 +37,8 @@ import org.slf4j.LoggerFactory;
  *   layer.L.attn.rope_cache   q = rope(q); cache[pos..] = rope(k), v
  *   layer.L.attn.flash        o = softmax(q K^T / sqrt(d), causal) V
  *   layer.L.mlp.fc1           g = gelu_new(h W1^T + b1)
- *   layer.L.attn.dense        x += o Wd^T + bd                  (parallel block: one LN feeds both,
- *   layer.L.mlp.fc2           x += g W2^T + b2                   x = x + attn + mlp)
+ *   layer.L.dense+mlp.fc2     partials of o Wd^T and g W2^T     (split along k: one launch that fills the device)
+ *   layer.L.residual          x += bd + b2 + the partials       (parallel block: one LN feeds both, x = x + attn + mlp)
  * </pre>
  * The decode graph fuses qkv with fc1 ({@code layer.L.qkv+mlp.fc1}: both read h), the rotary
  * embedding and cache append into attention ({@code layer.L.attn.rope+flash}), and dense with fc2
@@ -249,8 +249,14 @@ public final class PhiModel implements AutoCloseable {
                 });
             } else {
                 g.node(p + "mlp.fc1", List.of(hn), List.of(mid), gr -> gemm(k, "gelu", hn, lw.fc1W(), lw.fc1B(), mid, f, h));
-                g.node(p + "attn.dense", List.of(o, x), List.of(x), gr -> gemm(k, "residual", o, lw.denseW(), lw.denseB(), x, h, h));
-                g.node(p + "mlp.fc2", List.of(mid, x), List.of(x), gr -> gemm(k, "residual", mid, lw.fc2W(), lw.fc2B(), x, h, f));
+                PhiKernels.Split split = PhiKernels.Split.of(h, f);
+                Tensor part = g.tensor(p + "partials", 4L * split.parts() * h);
+                g.node(p + "dense+mlp.fc2", List.of(o, mid), List.of(part), gr -> splitGemm(k, split, o, lw.denseW(), mid, lw.fc2W(), part, h, f));
+                g.node(p + "residual", List.of(part, x), List.of(x), gr -> {
+                    ClKernel kn = kernel(k, "residual_sum").arg(0, part.buffer()).arg(1, split.parts()).arg(2, lw.denseB()).arg(3, lw.fc2B())
+                            .arg(4, x.buffer()).arg(6, h);
+                    return s -> kn.arg(5, s.rows()).launch(ctx, new long[] {h, s.rows()}, null);
+                });
             }
         }
         Tensor hf = g.tensor("final_h", (long) h * st.bytes);
@@ -301,6 +307,20 @@ public final class PhiModel implements AutoCloseable {
         return s -> {
             PhiKernels.Gemm g = k.gemm(s.rows(), n, kk);
             kernels.get(g).arg(5, s.rows()).launch(ctx, g.global(s.rows(), n), g.local());
+        };
+    }
+
+    /** o Wd^T and g W2^T, split along k, into the partial sums the residual node adds into x. */
+    private Graph.Launch splitGemm(PhiKernels k, PhiKernels.Split split, Tensor o, ClBuffer wd, Tensor mid, ClBuffer w2, Tensor part, int h, int f) {
+        boolean k8 = h % 8 == 0 && f % 8 == 0;
+        Map<PhiKernels.Gemm, ClKernel> kernels = new EnumMap<>(PhiKernels.Gemm.class);
+        for (PhiKernels.Gemm g : PhiKernels.Gemm.values()) {
+            if (k.has(g)) kernels.put(g, kernel(k, g.prefix + "split").arg(0, o.buffer()).arg(1, wd).arg(2, h).arg(3, mid.buffer()).arg(4, w2)
+                    .arg(5, f).arg(6, split.chunk()).arg(7, part.buffer()).arg(9, h));
+        }
+        return s -> {
+            PhiKernels.Gemm g = k.gemm(s.rows(), h, k8, split.parts());
+            kernels.get(g).arg(8, s.rows()).launch(ctx, g.global(s.rows(), h, split.parts()), g.local());
         };
     }
 
@@ -379,7 +399,7 @@ public final class PhiModel implements AutoCloseable {
         Graph g = decode ? decodeGraph : prefillGraph;
         int h = cfg.hiddenSize();
         Graph.Observer check = (node, step) -> {
-            if (found[0] != null || !(node.equals("embed") || node.endsWith("mlp.fc2") || node.equals("final_layernorm"))) return;
+            if (found[0] != null || !(node.equals("embed") || node.endsWith(decode ? ".dense+mlp.fc2" : ".residual") || node.equals("final_layernorm"))) return;
             String tensor = node.equals("final_layernorm") ? "final_h" : "x";
             if (tensor.equals("final_h") && st != Storage.F32) return;
             float[] v = new float[step.rows() * h];
@@ -410,6 +430,51 @@ public final class PhiModel implements AutoCloseable {
         int[] r = readIdAndFlag();
         if (r[1] != 0) throw diagnose(new int[] {input}, cached - 1);
         return last = r[0];
+    }
+
+    /**
+     * Greedy decode kept one step ahead of the host: step t + 1 (whose input is the id step t's
+     * argmax left on the device) is enqueued before the host waits for token t, so the device does
+     * not wait while the host takes a token and enqueues the next step's kernels. {@code onToken}
+     * gets each new id in order and returns whether to go on; at most {@code maxSteps} steps. The
+     * step enqueued past a stop is taken back: the cache position and the id the next step reads
+     * are as if it never ran. Returns how many ids went to {@code onToken}.
+     */
+    public int decodeGreedy(int maxSteps, java.util.function.IntPredicate onToken) {
+        java.util.ArrayDeque<ClBuffer.Pending> inFlight = new java.util.ArrayDeque<>();
+        int given = 0, enqueued = 0, input = last;
+        try {
+            while (given < maxSteps) {
+                while (enqueued < maxSteps && inFlight.size() < 2 && cached < context) {
+                    decodeGraph.run(new Step(1, cached));
+                    cached++;
+                    enqueued++;
+                    inFlight.add(ids.readLater(2));
+                }
+                if (inFlight.isEmpty()) throw new IllegalStateException("the KV cache is full (" + context + " positions)");
+                int[] r = inFlight.poll().ints();
+                given++;
+                if (r[1] != 0) {
+                    int position = cached - 1 - inFlight.size();
+                    takeBack(inFlight);
+                    throw diagnose(new int[] {input}, position);
+                }
+                input = last = r[0];
+                if (!onToken.test(last)) break;
+            }
+        } finally {
+            takeBack(inFlight);
+        }
+        return given;
+    }
+
+    /** Undoes the decode steps still in flight (after waiting for them). */
+    private void takeBack(java.util.Deque<ClBuffer.Pending> inFlight) {
+        if (inFlight.isEmpty()) return;
+        inFlight.forEach(ClBuffer.Pending::close);
+        cached -= inFlight.size();
+        inFlight.clear();
+        ids.write(new int[] {last});   // the argmax of a step taken back overwrote it
     }
 
     /** Overrides the id the next decode step reads (sampling picks it on the host). */

@@ -18,7 +18,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The layer kernels of phi.cl against double-precision references written from the math:
- * embedding, LayerNorm, GEMM and GEMV with their three epilogues, partial rotary + KV append,
+ * embedding, LayerNorm, GEMM and GEMV with their epilogues, the split residual products, partial rotary + KV append,
  * argmax. Sizes cover ragged tiles (rows and outputs not multiples of 64, k not of 16), both
  * storages, and outputs are read with a poisoned region around them so that stray writes show.
  *
@@ -134,7 +134,7 @@ class PhiKernelsTest {
         // buffer), several work-groups both ways, and partial ones
         int[][] mmaSizes = {{1, 1, 8}, {17, 64, 64}, {65, 129, 80}, {130, 200, 40}, {257, 384, 264}, {300, 136, 1000}};
         List<Arguments> out = new ArrayList<>();
-        for (Storage s : Storage.values()) for (String epi : new String[] {"f32out", "gelu", "residual"}) {
+        for (Storage s : Storage.values()) for (String epi : new String[] {"f32out", "gelu"}) {
             for (int[] z : sizes) for (Gemm g : new Gemm[] {Gemm.TILE64, Gemm.TILE128}) out.add(Arguments.of(s, epi, z[0], z[1], z[2], g));
             if (s == Storage.F16) for (int[] z : mmaSizes) out.add(Arguments.of(s, epi, z[0], z[1], z[2], Gemm.MMA));
         }
@@ -151,33 +151,28 @@ class PhiKernelsTest {
     void gemmAndGemv(Storage s, String epi, int rows, int n, int kk, Gemm gemm) {
         SplittableRandom r = new SplittableRandom(rows * 1000L + n * 10L + kk);
         float[] a = random(r, rows * kk, 2, s), w = random(r, n * kk, 1.0 / Math.sqrt(kk), s), b = random(r, n, 0.5, Storage.F32);
-        boolean residual = epi.equals("residual");
         Storage outS = epi.equals("gelu") ? s : Storage.F32;
-        float[] init = residual ? random(r, rows * n, 1, Storage.F32) : new float[rows * n];
         PhiKernels k = kernels(s);
         assumeTrue(k.has(gemm), "this device has no " + gemm + " kernels (tensor cores: NVIDIA inline PTX)");
         ClBuffer ab = upload("a", a, s), wb = upload("w", w, s), bb = upload("bias", b, Storage.F32);
         ClBuffer out = output("gemm out", rows * n, outS);
-        if (residual) { float[] withGuard = java.util.Arrays.copyOf(init, rows * n + 64); java.util.Arrays.fill(withGuard, rows * n, rows * n + 64, 777f); out.write(withGuard); }
         try (ClKernel kn = k.kernel(gemm.prefix + epi)) {
             kn.arg(0, ab).arg(1, 0).arg(2, wb).arg(3, bb).arg(4, out).arg(5, rows).arg(6, n).arg(7, kk);
             kn.launch(CTX, gemm.global(rows, n), gemm.local());
         }
         float[] got = read(out, rows * n, outS);
-        for (int m = 0; m < rows; m++) for (int j = 0; j < n; j++) check(epi + " [" + m + "," + j + "]", ref(a, w, b, init, m, j, kk, epi), got[m * n + j], tol(a, w, b, m, j, kk, epi, s));
+        for (int m = 0; m < rows; m++) for (int j = 0; j < n; j++) check(epi + " [" + m + "," + j + "]", ref(a, w, b, m, j, kk, epi), got[m * n + j], tol(a, w, b, m, j, kk, epi, s));
         assertGuard(out, rows * n, outS);
         // GEMV (the lm_head's, fp32 out): one row at a time, picked by a_row0, once per case; the gelu
         // and residual epilogues of decode run in the fused GEMVs (fusedDecodeGemvs)
         for (int m = 0; m < (gemm == Gemm.TILE64 && epi.equals("f32out") ? Math.min(rows, 3) : 0); m++) {
-            float[] init1 = residual ? java.util.Arrays.copyOfRange(init, m * n, m * n + n) : new float[n];
             ClBuffer o1 = output("gemv out", n, outS);
-            if (residual) { float[] g = java.util.Arrays.copyOf(init1, n + 64); java.util.Arrays.fill(g, n, n + 64, 777f); o1.write(g); }
             try (ClKernel kn = k.kernel("gemv_" + epi)) {
                 kn.arg(0, ab).arg(1, m).arg(2, wb).arg(3, bb).arg(4, o1).arg(5, n).arg(6, kk);
                 kn.launch(CTX, k.gemvGlobal(n), new long[] {k.gemvWg()});
             }
             float[] g1 = read(o1, n, outS);
-            for (int j = 0; j < n; j++) check("gemv " + epi + " row " + m + " [" + j + "]", ref(a, w, b, init, m, j, kk, epi), g1[j], tol(a, w, b, m, j, kk, epi, s));
+            for (int j = 0; j < n; j++) check("gemv " + epi + " row " + m + " [" + j + "]", ref(a, w, b, m, j, kk, epi), g1[j], tol(a, w, b, m, j, kk, epi, s));
             assertGuard(o1, n, outS);
         }
     }
@@ -207,8 +202,8 @@ class PhiKernelsTest {
             kn.launch(CTX, k.gemvGlobal(n1 + n2), new long[] {k.gemvWg()});
         }
         float[] g1 = read(out1, n1, Storage.F32), g2 = read(out2, n2, s);
-        for (int j = 0; j < n1; j++) check("qkv [" + j + "]", ref(h, w1, b1, null, 0, j, k1, "f32out"), g1[j], tol(h, w1, b1, 0, j, k1, "f32out", s));
-        for (int j = 0; j < n2; j++) check("fc1 [" + j + "]", ref(h, w2, b2, null, 0, j, k1, "gelu"), g2[j], tol(h, w2, b2, 0, j, k1, "gelu", s));
+        for (int j = 0; j < n1; j++) check("qkv [" + j + "]", ref(h, w1, b1, 0, j, k1, "f32out"), g1[j], tol(h, w1, b1, 0, j, k1, "f32out", s));
+        for (int j = 0; j < n2; j++) check("fc1 [" + j + "]", ref(h, w2, b2, 0, j, k1, "gelu"), g2[j], tol(h, w2, b2, 0, j, k1, "gelu", s));
         assertGuard(out1, n1, Storage.F32);
         assertGuard(out2, n2, s);
 
@@ -227,20 +222,67 @@ class PhiKernelsTest {
         }
         float[] gx = read(x, n1, Storage.F32);
         for (int j = 0; j < n1; j++) {
-            double want = x0[j] + ref(o, wd, bd, null, 0, j, k1, "f32out") + ref(g, wf, bf, null, 0, j, k2, "f32out");
-            check("dense+fc2 [" + j + "]", want, gx[j], tol(o, wd, bd, 0, j, k1, "residual", s) + tol(g, wf, bf, 0, j, k2, "residual", s) + 4 * U * Math.abs(x0[j]));
+            double want = x0[j] + ref(o, wd, bd, 0, j, k1, "f32out") + ref(g, wf, bf, 0, j, k2, "f32out");
+            check("dense+fc2 [" + j + "]", want, gx[j], tol(o, wd, bd, 0, j, k1, "f32out", s) + tol(g, wf, bf, 0, j, k2, "f32out", s) + 4 * U * Math.abs(x0[j]));
         }
         assertGuard(x, n1, Storage.F32);
     }
 
-    static double ref(float[] a, float[] w, float[] b, float[] init, int m, int j, int kk, String epi) {
+    static double ref(float[] a, float[] w, float[] b, int m, int j, int kk, String epi) {
         double acc = b[j];
         for (int i = 0; i < kk; i++) acc += (double) a[m * kk + i] * w[j * kk + i];
-        return switch (epi) {
-            case "gelu" -> geluNew(acc);
-            case "residual" -> init[m * (w.length / kk) + j] + acc;
-            default -> acc;
-        };
+        return epi.equals("gelu") ? geluNew(acc) : acc;
+    }
+
+    static Stream<Arguments> splitCases() {
+        // rows, n, k1, k2, chunk (0: PhiKernels.Split.of, what Phi's prefill takes): one part of
+        // each, a k2 tail shorter than a chunk, chunks of one k tile (32) and many parts, partial
+        // work-groups both ways; k multiples of 8 so that every tiling takes every case
+        int[][] sizes = {{1, 1, 8, 8, 0}, {17, 64, 64, 200, 0}, {65, 129, 80, 328, 32}, {130, 200, 40, 1000, 0}, {257, 136, 264, 600, 96}};
+        List<Arguments> out = new ArrayList<>();
+        for (Storage s : Storage.values()) for (int[] z : sizes) for (Gemm g : Gemm.values()) {
+            if (g != Gemm.MMA || s == Storage.F16) out.add(Arguments.of(s, g, z[0], z[1], z[2], z[3], z[4]));
+        }
+        return out.stream();
+    }
+
+    /**
+     * Phi's prefill residual: o Wd^T (k1) and g W2^T (k2) split along k into partial sums
+     * ({@code *_split}), then x += bd + b2 + the partials ({@code residual_sum}). Each partial is
+     * a dot product over part of k, so the bound is that of the two products plus one rounding per
+     * part added.
+     */
+    @ParameterizedTest(name = "{0} {1} rows {2} n {3} k1 {4} k2 {5} chunk {6}")
+    @MethodSource("splitCases")
+    void splitResidual(Storage s, Gemm gemm, int rows, int n, int k1, int k2, int chunk) {
+        PhiKernels k = kernels(s);
+        assumeTrue(k.has(gemm), "this device has no " + gemm + " kernels (tensor cores: NVIDIA inline PTX)");
+        PhiKernels.Split split = chunk == 0 ? PhiKernels.Split.of(k1, k2) : new PhiKernels.Split(chunk, 1 + (k2 + chunk - 1) / chunk);
+        SplittableRandom r = new SplittableRandom(rows * 7919L + n * 31L + k1 + k2 * 3L + chunk);
+        float[] o = random(r, rows * k1, 2, s), wd = random(r, n * k1, 1.0 / Math.sqrt(k1), s), bd = random(r, n, 0.5, Storage.F32);
+        float[] g = random(r, rows * k2, 2, s), w2 = random(r, n * k2, 1.0 / Math.sqrt(k2), s), b2 = random(r, n, 0.5, Storage.F32);
+        float[] x0 = random(r, rows * n, 1, Storage.F32);
+        int plane = rows * n, parts = split.parts();
+        ClBuffer part = output("partials", parts * plane, Storage.F32), x = output("x", plane, Storage.F32);
+        float[] withGuard = java.util.Arrays.copyOf(x0, plane + 64);
+        java.util.Arrays.fill(withGuard, plane, plane + 64, 777f);
+        x.write(withGuard);
+        try (ClKernel kn = k.kernel(gemm.prefix + "split"); ClKernel sum = k.kernel("residual_sum")) {
+            kn.arg(0, upload("o", o, s)).arg(1, upload("wd", wd, s)).arg(2, k1).arg(3, upload("g", g, s)).arg(4, upload("w2", w2, s)).arg(5, k2)
+                    .arg(6, split.chunk()).arg(7, part).arg(8, rows).arg(9, n);
+            kn.launch(CTX, gemm.global(rows, n, parts), gemm.local());
+            sum.arg(0, part).arg(1, parts).arg(2, upload("bd", bd, Storage.F32)).arg(3, upload("b2", b2, Storage.F32)).arg(4, x).arg(5, rows).arg(6, n);
+            sum.launch(CTX, new long[] {n, rows}, null);
+        }
+        float[] got = read(x, plane, Storage.F32);
+        for (int m = 0; m < rows; m++) for (int j = 0; j < n; j++) {
+            double want = x0[m * n + j] + ref(o, wd, bd, m, j, k1, "f32out") + ref(g, w2, b2, m, j, k2, "f32out");
+            double mag = Math.abs(x0[m * n + j]) + Math.abs(want);
+            double tol = tol(o, wd, bd, m, j, k1, "f32out", s) + tol(g, w2, b2, m, j, k2, "f32out", s) + 2 * (parts + 3) * U * mag;
+            check("x [" + m + "," + j + "] (" + parts + " parts)", want, got[m * n + j], tol);
+        }
+        assertGuard(part, parts * plane, Storage.F32);
+        assertGuard(x, plane, Storage.F32);
     }
 
     static double tol(float[] a, float[] w, float[] b, int m, int j, int kk, String epi, Storage s) {
