@@ -26,6 +26,14 @@ build_all() {   # build_all LOG_PREFIX [build-kernels args]
   done
   wait; tail -qn1 /tmp/$prefix-?.txt | tee -a "$out/build.txt"
 }
+# The COMPARE runs' kernels (their own -D options or sources), 4 processes each, beside the main build.
+while IFS='|' read -r name jopts args kernels; do
+  [ -n "$name" ] || continue
+  for i in 0 1 2 3; do
+    KERNELS_DIR="$kernels" EXTRA_JAVA_OPTS="$jopts" timeout "${BUILD_LIMIT:-200}" bash -c "$(declare -f java_main); java_main build-kernels --shard $i/4 ${BUILD_ARGS:-}" \
+      > "/tmp/build-$name-$i.txt" 2>&1 &
+  done
+done <<< "${COMPARE:-}"
 build_all build ${BUILD_ARGS:-}
 # BACKGROUND_BUILD_ARGS: more variants (e.g. --head-dims 64,96,128) built while the bench runs, for the tests.
 [ -z "${BACKGROUND_BUILD_ARGS:-}" ] || { build_all background $BACKGROUND_BUILD_ARGS & background=$!; }
