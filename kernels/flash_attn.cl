@@ -44,17 +44,6 @@
 #ifndef QUAD
 #define QUAD 0               // prefill kernel: 0 flash_attn_prefill (a row per work-item), 1 flash_attn_prefill_quad
 #endif
-#ifndef FAST_EXP2
-#define FAST_EXP2 0          // 1: the portable prefill softmax takes native_exp2 (the host sets it on NVIDIA, where that is
-#endif                       // ex2.approx.ftz, relative error about 2^-22, and exp2 wraps it in range scaling)
-#if FAST_EXP2
-#define EXP2 native_exp2
-#else
-#define EXP2 exp2
-#endif
-#ifndef BLOCK_ORDER
-#define BLOCK_ORDER 1        // prefill grid: 1 heads along x, query blocks along y (see prefill_block); 0 the reverse
-#endif
 #ifndef MMA
 #define MMA 0                // 1: also flash_attn_prefill_mma (NVIDIA tensor cores through inline PTX; fp16, HEAD_DIM % 16 == 0)
 #endif
@@ -102,12 +91,8 @@ inline size_t row_offset(int4 layout, int b, int h, int r) {
 // the query blocks along x, each head's blocks went out heaviest first but the heads one after
 // another, so the last head's longest block started near the end and ran alone.
 inline int3 prefill_block(int heads) {
-#if BLOCK_ORDER
     const int hb = get_group_id(0);
     return (int3)(get_num_groups(1) - 1 - get_group_id(1), hb % heads, hb / heads);
-#else
-    return (int3)(get_num_groups(0) - 1 - get_group_id(0), get_group_id(1), get_group_id(2));
-#endif
 }
 
 // The K/V tile of keys [start, start + BLOCK_N) into local memory, by the work-group's BLOCK_M
@@ -223,13 +208,13 @@ void KERNEL(flash_attn_prefill)(
         UNROLL
         for (int j4 = 0; j4 < BLOCK_N / 4; j4++) m_new = fmax(m_new, fmax(fmax(s[j4].x, s[j4].y), fmax(s[j4].z, s[j4].w)));
         if (m_new != -INFINITY) {   // a row that has seen no key yet keeps m_i = -inf, l_i = 0
-            const float alpha = EXP2(m_i - m_new);
+            const float alpha = exp2(m_i - m_new);
             l_i *= alpha;
             UNROLL
             for (int d4 = 0; d4 < D4; d4++) acc[d4] *= alpha;
             UNROLL
             for (int j4 = 0; j4 < BLOCK_N / 4; j4++) {
-                const float4 p = EXP2(s[j4] - m_new);
+                const float4 p = exp2(s[j4] - m_new);
                 l_i += p.x + p.y + p.z + p.w;
                 UNROLL
                 for (int d4 = 0; d4 < D4; d4++) {
@@ -364,7 +349,7 @@ void KERNEL(flash_attn_prefill_quad)(
         }
         // A row that has seen no key yet keeps m = -inf: subtract 0 instead, so p = 0, not NaN.
         const float4 base = select(m_new, (float4)(0.0f), m_new == (float4)(-INFINITY));
-        const float4 alpha = EXP2(m_i - base);
+        const float4 alpha = exp2(m_i - base);
         l_i *= alpha;
         UNROLL
         for (int c = 0; c < DPT; c++) {
@@ -377,7 +362,7 @@ void KERNEL(flash_attn_prefill_quad)(
         for (int j = 0; j < BLOCK_N; j++) {
             float4 sj = s_tile[j][quad];
             if (masked) sj = select(sj, (float4)(-INFINITY), (int4)(start + j) >= limit);
-            const float4 p = EXP2(sj - base);
+            const float4 p = exp2(sj - base);
             l_i += p;
             UNROLL
             for (int c = 0; c < DPT; c++) {

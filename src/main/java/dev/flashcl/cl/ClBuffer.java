@@ -2,14 +2,11 @@ package dev.flashcl.cl;
 
 import static org.jocl.CL.*;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import org.jocl.Pointer;
 import org.jocl.Sizeof;
-import org.jocl.cl_event;
 import org.jocl.cl_mem;
 
-/** A device buffer owned by whoever allocated it; closing releases it (once). Transfers block, except {@link #readLater}. */
+/** A device buffer owned by whoever allocated it; closing releases it (once). Transfers block. */
 public final class ClBuffer implements AutoCloseable {
     private final ClContext ctx;
     private final cl_mem mem;
@@ -89,53 +86,6 @@ public final class ClBuffer implements AutoCloseable {
     private void read(Pointer p, long size) {
         checkSize(size, "read");
         ClException.check(clEnqueueReadBuffer(ctx.queue(), mem(), CL_TRUE, 0, size, p, 0, null, null), "clEnqueueReadBuffer from '" + name + "'");
-    }
-
-    /**
-     * Enqueues a read of the first {@code count} ints and returns without waiting, after a
-     * clFlush so that the device starts on everything enqueued so far. {@link Pending#ints} waits
-     * for this read alone: what is enqueued after it may still be running.
-     */
-    public Pending readLater(int count) {
-        checkSize(4L * count, "read");
-        ByteBuffer host = ByteBuffer.allocateDirect(4 * count).order(ByteOrder.nativeOrder());
-        cl_event done = new cl_event();
-        ClException.check(clEnqueueReadBuffer(ctx.queue(), mem(), CL_FALSE, 0, 4L * count, Pointer.to(host), 0, null, done),
-                "clEnqueueReadBuffer from '" + name + "'");
-        ClException.check(clFlush(ctx.queue()), "clFlush");
-        return new Pending(host, done, count);
-    }
-
-    /** A read in flight ({@link #readLater}); closing waits for it, so its host memory outlives it. */
-    public static final class Pending implements AutoCloseable {
-        private final ByteBuffer host;
-        private final int count;
-        private cl_event done;
-
-        private Pending(ByteBuffer host, cl_event done, int count) {
-            this.host = host;
-            this.done = done;
-            this.count = count;
-        }
-
-        /** Waits for the read and returns what it read. */
-        public int[] ints() {
-            close();
-            int[] out = new int[count];
-            host.asIntBuffer().get(out);
-            return out;
-        }
-
-        @Override
-        public void close() {
-            if (done == null) return;
-            try {
-                ClException.check(clWaitForEvents(1, new cl_event[] {done}), "clWaitForEvents (a read)");
-            } finally {
-                clReleaseEvent(done);
-                done = null;
-            }
-        }
     }
 
     /** Fills the whole buffer with a repeated 4-byte pattern (poison before a test, zeros before use). */

@@ -146,8 +146,8 @@ final class BenchCommand {
         @Option(names = "--storage", defaultValue = "f16") String storage;
         @Option(names = "--prompt-lengths", split = ",", defaultValue = "128,512,2048") List<Integer> promptLengths;
         @Option(names = "--contexts", split = ",", defaultValue = "128,512,2000") List<Integer> contexts;
-        @Option(names = "--repeat", defaultValue = "5", description = "Timed prefill runs per length, decode runs per context (median).") int repeat;
-        @Option(names = "--steps", defaultValue = "32", description = "Timed decode steps per context and run.") int steps;
+        @Option(names = "--repeat", defaultValue = "5", description = "Timed prefill runs per length (median).") int repeat;
+        @Option(names = "--steps", defaultValue = "32", description = "Timed decode steps per context (median).") int steps;
         @Option(names = "--prefill-chunk", defaultValue = "2048", description = "Prompt tokens per prefill pass (default: ${DEFAULT-VALUE}).") int chunk;
         @Option(names = "--json") File json;
 
@@ -198,33 +198,18 @@ final class BenchCommand {
                 }
                 for (int c : contexts) {
                     int[] ids = rng.ints(c, 0, Math.min(vocab, 50000)).toArray();
-                    // as generate runs greedy decode (a step ahead, PhiModel.decodeGreedy): ms per
-                    // token over the timed steps, median of the runs
-                    double[] ms = new double[repeat];
-                    for (int r = 0; r < repeat; r++) {
-                        m.reset();
-                        m.prefill(ids, null);
-                        m.decodeGreedy(2, id -> true);   // warm-up
-                        long t0 = System.nanoTime();
-                        int done = m.decodeGreedy(steps, id -> true);
-                        ms[r] = (System.nanoTime() - t0) / 1e6 / done;
-                    }
-                    double med = median(ms);
-                    // each step waited for before the next is enqueued (the latency of one step)
                     m.reset();
                     m.prefill(ids, null);
-                    double[] waited = new double[steps];
+                    double[] ms = new double[steps];
                     for (int r = -2; r < steps; r++) {   // two warm-up steps
                         long t0 = System.nanoTime();
                         m.decode(null);
-                        if (r >= 0) waited[r] = (System.nanoTime() - t0) / 1e6;
+                        if (r >= 0) ms[r] = (System.nanoTime() - t0) / 1e6;
                     }
-                    double wmed = median(waited);
+                    double med = median(ms);
                     System.out.printf(Locale.ROOT, "| decode | context %d (%d kernels) | %.3f | %.1f |%n", c, m.kernelsPerDecodeStep(c), med, 1000 / med);
-                    System.out.printf(Locale.ROOT, "| decode, each step waited for | context %d | %.3f | %.1f |%n", c, wmed, 1000 / wmed);
                     rows.add(java.util.Map.of("phase", "decode", "context", c, "median_ms", med, "tokens_per_s", 1000 / med,
                             "kernels", m.kernelsPerDecodeStep(c)));
-                    rows.add(java.util.Map.of("phase", "decode_waited", "context", c, "median_ms", wmed, "tokens_per_s", 1000 / wmed));
                 }
                 out.put("results", rows);
                 int longest = promptLengths.stream().mapToInt(Integer::intValue).max().orElse(0);

@@ -13,7 +13,7 @@ import java.util.Map;
  * query blocks, and decode split across the keys then merged through the log-sum-exp.
  *
  * <pre>
- *   prefill: one work-group per (query block, head, batch)
+ *   prefill: one work-group per (query block, head, batch); NDRange (heads x batch, query blocks)
  *            for each K/V tile (BLOCK_N keys, skipped when wholly above the causal diagonal):
  *                S = Q K^T in registers -> m_i, l_i rescaled -> acc += P V
  *            O = acc / l_i ; lse = m_i + log l_i
@@ -106,8 +106,7 @@ public final class FlashAttention implements AutoCloseable {
         if (withPrefill && prefill == null) {
             Map<String, Object> defines = new java.util.HashMap<>(Map.of("HEAD_DIM", headDim, "BLOCK_M", tiles.blockM(),
                     "BLOCK_N", tiles.blockN(), "STORAGE_F16", storage.define(), "WITH_DECODE", 0, "UNROLL_HINTS", unrollHints(ctx.device()), "MMA", 0,
-                    "QUAD", tiles.quad() ? 1 : 0, "BLOCK_ORDER", BLOCK_ORDER));
-            defines.put("FAST_EXP2", FAST_EXP2 != null ? FAST_EXP2 : ctx.device().isNvidia() ? 1 : 0);
+                    "QUAD", tiles.quad() ? 1 : 0));
             ClProgram program = null;
             int mmaKeys = mmaKeysPerTile(ctx.device(), headDim);
             if (tensorCores && storage == Storage.F16 && headDim % 16 == 0 && mmaKeys > 0 && ctx.tensorCores()) {
@@ -180,15 +179,9 @@ public final class FlashAttention implements AutoCloseable {
         kn.arg(6, o.buffer()).arg4(7, o.offset(), o.batchStride(), o.headStride(), o.rowStride());
         if (lse == null) kn.argNull(8); else kn.arg(8, lse);
         kn.arg(9, dims.heads()).arg(10, dims.qLen()).arg(11, dims.kvLen()).arg(12, causal ? 1 : 0).arg(13, scale);
-        long[] global = BLOCK_ORDER == 1 ? new long[] {(long) dims.heads() * dims.batch() * groupSize, blocks, 1}
-                : new long[] {(long) blocks * groupSize, dims.heads(), dims.batch()};
-        kn.launch(ctx, global, new long[] {groupSize, 1, 1}, timer);
+        // heads (and batches) along x, query blocks along y: see prefill_block in flash_attn.cl
+        kn.launch(ctx, new long[] {(long) dims.heads() * dims.batch() * groupSize, blocks, 1}, new long[] {groupSize, 1, 1}, timer);
     }
-
-    /** Prefill grid order (BLOCK_ORDER in flash_attn.cl): 1 heads along x, query blocks along y; 0 the reverse (a comparison, -Dflashcl.attnBlockOrder=0). */
-    private static final int BLOCK_ORDER = Integer.getInteger("flashcl.attnBlockOrder", 1);
-    /** native_exp2 in the portable prefill softmax (FAST_EXP2 in flash_attn.cl): on NVIDIA unless -Dflashcl.fastExp2=0. */
-    private static final Integer FAST_EXP2 = Integer.getInteger("flashcl.fastExp2");
 
     /** 16-byte rows: offset and strides multiples of 8 elements. */
     private static boolean aligned8(TensorView t) {

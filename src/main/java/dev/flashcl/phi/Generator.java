@@ -102,40 +102,31 @@ public final class Generator {
         int next = model.prefill(promptIds, null);
         if (sample) next = sample(o, rng);
         long t1 = System.nanoTime();
-        String[] reason = {"max_new_tokens"};
-        java.util.function.IntPredicate take = id -> {   // whether to go on after id
-            if (contains(stops, id)) {
-                reason[0] = "stop token " + id;
-                return false;
+        String reason = "max_new_tokens";
+        while (true) {
+            if (contains(stops, next)) {
+                reason = "stop token " + next;
+                break;
             }
-            out.add(id);
-            if (stream != null && stopText.accept(stream.next(id))) {
-                reason[0] = "stop string";
-                return false;
+            out.add(next);
+            if (stream != null && stopText.accept(stream.next(next))) {
+                reason = "stop string";
+                break;
             }
-            if (out.size() >= o.maxNewTokens()) return false;
+            if (out.size() >= o.maxNewTokens()) break;
             if (cancelled || Thread.currentThread().isInterrupted()) {
-                reason[0] = "cancelled";
-                return false;
+                reason = "cancelled";
+                break;
             }
-            return true;
-        };
-        if (take.test(next)) {
-            if (!sample) {
-                model.decodeGreedy(o.maxNewTokens() - out.size(), take);   // the device picks each next id; the host keeps a step ahead
-            } else {
-                do {
-                    model.setNextToken(next);
-                    model.decode(null);
-                    next = sample(o, rng);
-                } while (take.test(next));
-            }
+            if (sample) model.setNextToken(next);
+            next = model.decode(null);
+            if (sample) next = sample(o, rng);
         }
         long t2 = System.nanoTime();
-        if (stream != null && !reason[0].equals("stop string")) stopText.accept(stream.flush());
+        if (stream != null && !reason.equals("stop string")) stopText.accept(stream.flush());
         stopText.finish();
         int[] ids = out.stream().mapToInt(Integer::intValue).toArray();
-        return new Result(promptIds, ids, stopText.text(), reason[0], (t1 - t0) / 1e9, (t2 - t1) / 1e9);
+        return new Result(promptIds, ids, stopText.text(), reason, (t1 - t0) / 1e9, (t2 - t1) / 1e9);
     }
 
     private static boolean contains(int[] a, int v) {

@@ -432,51 +432,6 @@ public final class PhiModel implements AutoCloseable {
         return last = r[0];
     }
 
-    /**
-     * Greedy decode kept one step ahead of the host: step t + 1 (whose input is the id step t's
-     * argmax left on the device) is enqueued before the host waits for token t, so the device does
-     * not wait while the host takes a token and enqueues the next step's kernels. {@code onToken}
-     * gets each new id in order and returns whether to go on; at most {@code maxSteps} steps. The
-     * step enqueued past a stop is taken back: the cache position and the id the next step reads
-     * are as if it never ran. Returns how many ids went to {@code onToken}.
-     */
-    public int decodeGreedy(int maxSteps, java.util.function.IntPredicate onToken) {
-        java.util.ArrayDeque<ClBuffer.Pending> inFlight = new java.util.ArrayDeque<>();
-        int given = 0, enqueued = 0, input = last;
-        try {
-            while (given < maxSteps) {
-                while (enqueued < maxSteps && inFlight.size() < 2 && cached < context) {
-                    decodeGraph.run(new Step(1, cached));
-                    cached++;
-                    enqueued++;
-                    inFlight.add(ids.readLater(2));
-                }
-                if (inFlight.isEmpty()) throw new IllegalStateException("the KV cache is full (" + context + " positions)");
-                int[] r = inFlight.poll().ints();
-                given++;
-                if (r[1] != 0) {
-                    int position = cached - 1 - inFlight.size();
-                    takeBack(inFlight);
-                    throw diagnose(new int[] {input}, position);
-                }
-                input = last = r[0];
-                if (!onToken.test(last)) break;
-            }
-        } finally {
-            takeBack(inFlight);
-        }
-        return given;
-    }
-
-    /** Undoes the decode steps still in flight (after waiting for them). */
-    private void takeBack(java.util.Deque<ClBuffer.Pending> inFlight) {
-        if (inFlight.isEmpty()) return;
-        inFlight.forEach(ClBuffer.Pending::close);
-        cached -= inFlight.size();
-        inFlight.clear();
-        ids.write(new int[] {last});   // the argmax of a step taken back overwrote it
-    }
-
     /** Overrides the id the next decode step reads (sampling picks it on the host). */
     public void setNextToken(int id) {
         if (id < 0 || id >= cfg.vocabSize()) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + cfg.vocabSize());
