@@ -57,7 +57,8 @@ public final class ClKernel implements AutoCloseable {
     }
 
     private ClKernel set(int index, long size, Pointer value) {
-        ClException.check(clSetKernelArg(kernel, index, size, value), "clSetKernelArg " + index + " of " + name);
+        int err = clSetKernelArg(kernel, index, size, value);
+        if (err != CL_SUCCESS) ClException.check(err, "clSetKernelArg " + index + " of " + name);   // the message only on failure: decode sets arguments every step
         return this;
     }
 
@@ -95,8 +96,10 @@ public final class ClKernel implements AutoCloseable {
             ctx.traced(name, traced);
             return;
         }
-        ClException.check(clEnqueueNDRangeKernel(ctx.queue(), kernel, global.length, null, global, local, 0, null, ev),
-                "clEnqueueNDRangeKernel " + name + " (global " + java.util.Arrays.toString(global) + ", local " + java.util.Arrays.toString(local) + ")");
+        int err = clEnqueueNDRangeKernel(ctx.queue(), kernel, global.length, null, global, local, 0, null, ev);
+        if (err != CL_SUCCESS) {   // the message only on failure: a decode step enqueues 164 kernels
+            ClException.check(err, "clEnqueueNDRangeKernel " + name + " (global " + java.util.Arrays.toString(global) + ", local " + java.util.Arrays.toString(local) + ")");
+        }
     }
 
     @Override

@@ -150,6 +150,8 @@ final class BenchCommand {
         @Option(names = "--steps", defaultValue = "32", description = "Timed decode steps per context (median).") int steps;
         @Option(names = "--prefill-chunk", defaultValue = "2048", description = "Prompt tokens per prefill pass (default: ${DEFAULT-VALUE}).") int chunk;
         @Option(names = "--json") File json;
+        /** Untimed decode steps before the timed ones at each context (the host's launch path warms up too). */
+        static final int WARMUP_STEPS = 16;
 
         @Override
         public Integer call() throws Exception {
@@ -175,9 +177,9 @@ final class BenchCommand {
                     if (p < 1 || p > m.contextLength()) throw new IllegalArgumentException("--prompt-lengths: " + p + " is outside 1.." + m.contextLength() + " (the model's context)");
                 }
                 for (int c : contexts) {   // the prompt, two warm-up steps and the timed steps must fit the KV cache
-                    if (c < 1 || c + 2 + steps > m.contextLength()) {
-                        throw new IllegalArgumentException("--contexts " + c + " with --steps " + steps + " needs " + (c + 2 + steps)
-                                + " cache positions (context, 2 warm-up steps, the timed steps) but the model's context is " + m.contextLength());
+                    if (c < 1 || c + WARMUP_STEPS + steps > m.contextLength()) {
+                        throw new IllegalArgumentException("--contexts " + c + " with --steps " + steps + " needs " + (c + WARMUP_STEPS + steps)
+                                + " cache positions (context, " + WARMUP_STEPS + " warm-up steps, the timed steps) but the model's context is " + m.contextLength());
                     }
                 }
                 System.out.println("| phase | tokens | median ms | tokens/s |");
@@ -201,7 +203,7 @@ final class BenchCommand {
                     m.reset();
                     m.prefill(ids, null);
                     double[] ms = new double[steps];
-                    for (int r = -2; r < steps; r++) {   // two warm-up steps
+                    for (int r = -WARMUP_STEPS; r < steps; r++) {
                         long t0 = System.nanoTime();
                         m.decode(null);
                         if (r >= 0) ms[r] = (System.nanoTime() - t0) / 1e6;
