@@ -6,7 +6,7 @@
 # COMPARE: more bench runs in the same call, one per line, "name|JVM options|bench attention options|KERNELS_DIR",
 # each written to attention-NAME.md/json (a kernel variant chosen by a -Dflashcl property, or an
 # older kernel source: see KERNELS_DIR below).
-#   [TUNE=yes] [TESTS=none] [BENCH=none] [COMPARE=...] [BUILD_ARGS=...] [BACKGROUND_BUILD_ARGS=...] [BUILD_LIMIT=s] [BENCH_LIMIT=s] [TEST_LIMIT=s] bash scripts/gpu-attention.sh [bench args...]
+#   [TUNE=yes] [TESTS=none] [BENCH=none] [TORCH=no] [COMPARE=...] [BUILD_ARGS=...] [BACKGROUND_BUILD_ARGS=...] [BUILD_LIMIT=s] [BENCH_LIMIT=s] [TEST_LIMIT=s] bash scripts/gpu-attention.sh [bench args...]
 set -uo pipefail
 source .gpu/env.sh
 final=${OUT:-gpu-out}; out=/tmp/gpu-attention-out; mkdir -p "$out" "$final"
@@ -54,7 +54,7 @@ bundle() { tar -C "$out" -czf "$final/attention-results.tgz" .; }
 bundle
 # What NVIDIA's compiler made of the prefill and GEMM kernels: registers, spills, local arrays, SASS counts.
 bash scripts/gpu-sass-report.sh > "$out/sass.txt" 2>&1; grep -E "^==|^   (flash|gemm|Used|\.shared)" "$out/sass.txt" | head -60
-[ "${BENCH:-all}" = none ] || timeout 120 python3 scripts/torch_attention.py --json "$out/torch_attention.json" 2>&1
+[ "${BENCH:-all}" = none ] || [ "${TORCH:-yes}" = no ] || timeout 120 python3 scripts/torch_attention.py --json "$out/torch_attention.json" 2>&1
 [ -z "${background:-}" ] || wait "$background"
 if [ "${TESTS:-all}" != none ]; then
   # --details=tree streams each test as it ends, so a run cut short still shows how far it got.
