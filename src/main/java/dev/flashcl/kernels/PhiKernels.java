@@ -119,7 +119,11 @@ public final class PhiKernels {
     public record Split(int chunk, int parts) {
         public static Split of(int k1, int k2) {
             int pieces = Math.max(1, (k2 + k1 - 1) / k1);
-            int chunk = ((k2 + pieces - 1) / pieces + 31) / 32 * 32;
+            return withChunk(k2, ((k2 + pieces - 1) / pieces + 31) / 32 * 32);
+        }
+
+        /** The first product whole, the second (k2) in chunks of {@code chunk}, a multiple of 32. */
+        public static Split withChunk(int k2, int chunk) {
             return new Split(chunk, 1 + (k2 + chunk - 1) / chunk);
         }
     }

@@ -26,9 +26,9 @@ public record PrefillTiles(boolean quad, int blockM, int blockN) {
      * from N = 2048 up (25.4 / 28.3 / 29.5 / 30.3 TFLOP/s at 2048 / 4096 / 8192 / 16384, against
      * 23.5 / 25.8 / 26.7 / 27.3 for 128x16); it takes 34 KB of local memory at head_dim 80. The row
      * kernel's 128x16 (10 KB) is next: 128 rows share each K/V tile twice as widely as 64, 16 keys
-     * keep the scores in 16 registers; 128x32 was fastest at N = 512 (2026-12-01). Measured and dropped: 64x32, 64x64 and 32x16 (lost at every N on the
-     * H100), 256x32 (within 3% of 128x16, and the slowest under Oclgrind), quad 64x32, 32x16 and
-     * 32x32 (lost at every N); register caps on the quads (-cl-nv-maxrregcount 168 and 200, which
+     * keep the scores in 16 registers; 128x32 was fastest at N = 512 (2026-12-01). Measured and
+     * dropped: 64x32, 64x64 and 32x16 (lost at every N on the H100), 256x32 (within 3% of 128x16,
+     * and the slowest under Oclgrind), quad 64x32, 32x16 and 32x32 (lost at every N); register caps on the quads (-cl-nv-maxrregcount 168 and 200, which
      * let local memory rather than registers bound the work-groups per SM) changed nothing.
      */
     public static final List<PrefillTiles> CANDIDATES = List.of(quad(64, 16), new PrefillTiles(128, 16), new PrefillTiles(128, 32));

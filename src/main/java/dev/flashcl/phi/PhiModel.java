@@ -300,10 +300,8 @@ public final class PhiModel implements AutoCloseable {
 
     /** A prefill matrix product with its epilogue; the kernel is chosen per launch from the row count. */
     private Graph.Launch gemm(PhiKernels k, String epilogue, Tensor a, ClBuffer wt, ClBuffer b, Tensor out, int n, int kk) {
-        Map<PhiKernels.Gemm, ClKernel> kernels = new EnumMap<>(PhiKernels.Gemm.class);
-        for (PhiKernels.Gemm g : PhiKernels.Gemm.values()) {
-            if (k.has(g)) kernels.put(g, kernel(k, g.prefix + epilogue).arg(0, a.buffer()).arg(1, 0).arg(2, wt).arg(3, b).arg(4, out.buffer()).arg(6, n).arg(7, kk));
-        }
+        Map<PhiKernels.Gemm, ClKernel> kernels = gemmKernels(k, epilogue,
+                kn -> kn.arg(0, a.buffer()).arg(1, 0).arg(2, wt).arg(3, b).arg(4, out.buffer()).arg(6, n).arg(7, kk));
         return s -> {
             PhiKernels.Gemm g = k.gemm(s.rows(), n, kk);
             kernels.get(g).arg(5, s.rows()).launch(ctx, g.global(s.rows(), n), g.local());
@@ -313,15 +311,21 @@ public final class PhiModel implements AutoCloseable {
     /** o Wd^T and g W2^T, split along k, into the partial sums the residual node adds into x. */
     private Graph.Launch splitGemm(PhiKernels k, PhiKernels.Split split, Tensor o, ClBuffer wd, Tensor mid, ClBuffer w2, Tensor part, int h, int f) {
         boolean k8 = h % 8 == 0 && f % 8 == 0;
-        Map<PhiKernels.Gemm, ClKernel> kernels = new EnumMap<>(PhiKernels.Gemm.class);
-        for (PhiKernels.Gemm g : PhiKernels.Gemm.values()) {
-            if (k.has(g)) kernels.put(g, kernel(k, g.prefix + "split").arg(0, o.buffer()).arg(1, wd).arg(2, h).arg(3, mid.buffer()).arg(4, w2)
-                    .arg(5, f).arg(6, split.chunk()).arg(7, part.buffer()).arg(9, h));
-        }
+        Map<PhiKernels.Gemm, ClKernel> kernels = gemmKernels(k, "split", kn -> kn.arg(0, o.buffer()).arg(1, wd).arg(2, h).arg(3, mid.buffer())
+                .arg(4, w2).arg(5, f).arg(6, split.chunk()).arg(7, part.buffer()).arg(9, h));
         return s -> {
             PhiKernels.Gemm g = k.gemm(s.rows(), h, k8, split.parts());
             kernels.get(g).arg(8, s.rows()).launch(ctx, g.global(s.rows(), h, split.parts()), g.local());
         };
+    }
+
+    /** The kernel {@code suffix} of each GEMM tiling the program has, its fixed arguments bound by {@code bind}. */
+    private Map<PhiKernels.Gemm, ClKernel> gemmKernels(PhiKernels k, String suffix, java.util.function.UnaryOperator<ClKernel> bind) {
+        Map<PhiKernels.Gemm, ClKernel> kernels = new EnumMap<>(PhiKernels.Gemm.class);
+        for (PhiKernels.Gemm g : PhiKernels.Gemm.values()) {
+            if (k.has(g)) kernels.put(g, bind.apply(kernel(k, g.prefix + suffix)));
+        }
+        return kernels;
     }
 
     public PhiConfig config() {

@@ -257,7 +257,7 @@ class PhiKernelsTest {
     void splitResidual(Storage s, Gemm gemm, int rows, int n, int k1, int k2, int chunk) {
         PhiKernels k = kernels(s);
         assumeTrue(k.has(gemm), "this device has no " + gemm + " kernels (tensor cores: NVIDIA inline PTX)");
-        PhiKernels.Split split = chunk == 0 ? PhiKernels.Split.of(k1, k2) : new PhiKernels.Split(chunk, 1 + (k2 + chunk - 1) / chunk);
+        PhiKernels.Split split = chunk == 0 ? PhiKernels.Split.of(k1, k2) : PhiKernels.Split.withChunk(k2, chunk);
         SplittableRandom r = new SplittableRandom(rows * 7919L + n * 31L + k1 + k2 * 3L + chunk);
         float[] o = random(r, rows * k1, 2, s), wd = random(r, n * k1, 1.0 / Math.sqrt(k1), s), bd = random(r, n, 0.5, Storage.F32);
         float[] g = random(r, rows * k2, 2, s), w2 = random(r, n * k2, 1.0 / Math.sqrt(k2), s), b2 = random(r, n, 0.5, Storage.F32);
