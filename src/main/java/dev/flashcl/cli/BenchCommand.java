@@ -185,6 +185,7 @@ final class BenchCommand {
                 System.out.println("| phase | tokens | median ms | tokens/s |");
                 System.out.println("|---|---:|---:|---:|");
                 List<java.util.Map<String, Object>> rows = new java.util.ArrayList<>();
+                List<String> decodeEnqueue = new java.util.ArrayList<>();
                 for (int p : promptLengths) {
                     int[] ids = rng.ints(p, 0, Math.min(vocab, 50000)).toArray();
                     double[] ms = new double[repeat];
@@ -202,16 +203,25 @@ final class BenchCommand {
                     int[] ids = rng.ints(c, 0, Math.min(vocab, 50000)).toArray();
                     m.reset();
                     m.prefill(ids, null);
-                    double[] ms = new double[steps];
+                    double[] ms = new double[steps], enqueueMs = new double[steps];
+                    long[] enqueued = new long[1];   // when the step's last kernel was enqueued (the host's share of a step)
+                    dev.flashcl.graph.Graph.Observer last = (node, step) -> { if (node.equals("argmax")) enqueued[0] = System.nanoTime(); };
                     for (int r = -WARMUP_STEPS; r < steps; r++) {
                         long t0 = System.nanoTime();
-                        m.decode(null);
-                        if (r >= 0) ms[r] = (System.nanoTime() - t0) / 1e6;
+                        m.decode(last);
+                        if (r >= 0) {
+                            ms[r] = (System.nanoTime() - t0) / 1e6;
+                            enqueueMs[r] = (enqueued[0] - t0) / 1e6;
+                        }
                     }
-                    double med = median(ms);
+                    double med = median(ms), enq = median(enqueueMs);
+                    decodeEnqueue.add(String.format(Locale.ROOT, "%d: %.3f of %.3f ms", c, enq, med));
                     System.out.printf(Locale.ROOT, "| decode | context %d (%d kernels) | %.3f | %.1f |%n", c, m.kernelsPerDecodeStep(c), med, 1000 / med);
                     rows.add(java.util.Map.of("phase", "decode", "context", c, "median_ms", med, "tokens_per_s", 1000 / med,
-                            "kernels", m.kernelsPerDecodeStep(c)));
+                            "kernels", m.kernelsPerDecodeStep(c), "host_enqueue_median_ms", enq));
+                }
+                if (!decodeEnqueue.isEmpty()) {
+                    System.out.println("decode, host time to enqueue a step's kernels (median), by context: " + String.join(", ", decodeEnqueue));
                 }
                 out.put("results", rows);
                 int longest = promptLengths.stream().mapToInt(Integer::intValue).max().orElse(0);

@@ -31,6 +31,7 @@ public final class FlashAttention implements AutoCloseable {
     private boolean tensorCores = true;
     /** The tensor-core prefill's warps per work-group, 16 query rows each (MMA_WARPS in flash_attn.cl): 4 unless -Dflashcl.attnMmaWarps. */
     private final int mmaWarps = Integer.getInteger("flashcl.attnMmaWarps", 4);
+    private ClProgram decodeProgram;   // owned by the context
     private ClKernel decode;
     private ClKernel decodeRope;
     private ClKernel combine;
@@ -121,11 +122,11 @@ public final class FlashAttention implements AutoCloseable {
             prefill = program.kernel((tiles.quad() ? "flash_attn_prefill_quad_" : "flash_attn_prefill_") + storage.suffix);
         }
         if (withDecode && decode == null) {
-            ClProgram program = ctx.program("flash_attn.cl", Map.of("HEAD_DIM", headDim, "DECODE_WG", decodeWg,
+            decodeProgram = ctx.program("flash_attn.cl", Map.of("HEAD_DIM", headDim, "DECODE_WG", decodeWg,
                     "STORAGE_F16", storage.define(), "WITH_PREFILL", 0, "UNROLL_HINTS", unrollHints(ctx.device())));
-            decode = program.kernel("flash_attn_decode_" + storage.suffix);
-            decodeRope = program.kernel("flash_attn_decode_rope_" + storage.suffix);
-            combine = program.kernel("flash_attn_decode_combine_" + storage.suffix);
+            decode = decodeProgram.kernel("flash_attn_decode_" + storage.suffix);
+            decodeRope = decodeProgram.kernel("flash_attn_decode_rope_" + storage.suffix);
+            combine = decodeProgram.kernel("flash_attn_decode_combine_" + storage.suffix);
         }
         return this;
     }
@@ -206,8 +207,10 @@ public final class FlashAttention implements AutoCloseable {
         checkViews(q, k, v, o, dims, 1, headDim, storage);
         checkLse(lse, (long) dims.batch() * dims.heads());
         build(false, true);
+        ensurePartials((long) dims.batch() * dims.heads() * splits(dims.kvLen(), splitLen));
         bindQkv(decode, q, k, v);
-        launchDecode(decode, o, lse, dims, scale, splitLen, timer);
+        bindTail(decode, DECODE_TAIL, combine, o, lse, dims.heads(), scale, partO, partMl);
+        launchSplits(decode, DECODE_TAIL, combine, dims, splitLen, timer);
     }
 
     /**
@@ -220,34 +223,126 @@ public final class FlashAttention implements AutoCloseable {
      */
     public void decodeRope(ClBuffer qkv, ClBuffer invFreq, int rot, TensorView kCache, TensorView vCache, TensorView o, ClBuffer lse,
                            AttentionDims dims, float scale, KernelTimer timer) {
+        checkRope(qkv, rot, kCache, vCache, o, lse, dims);
+        build(false, true);
+        int splitLen = splitLength(dims);
+        ensurePartials((long) dims.batch() * dims.heads() * splits(dims.kvLen(), splitLen));
+        bindRope(decodeRope, combine, qkv, invFreq, rot, kCache, vCache, o, lse, dims.heads(), scale, partO, partMl);
+        launchSplits(decodeRope, ROPE_TAIL, combine, dims, splitLen, timer);
+    }
+
+    /**
+     * {@link #decodeRope} bound once to its buffers, for up to {@code maxDims.kvLen()} keys: its
+     * own kernel objects and partial sums, so that a step sets three arguments (the key count, the
+     * split length, the number of splits) where {@link #decodeRope} sets 23. Phi's decode graph
+     * holds one per layer: some 650 fewer calls into the driver a token. Close it before this
+     * object.
+     */
+    public BoundDecodeRope bindDecodeRope(ClBuffer qkv, ClBuffer invFreq, int rot, TensorView kCache, TensorView vCache, TensorView o, ClBuffer lse,
+                                          AttentionDims maxDims, float scale) {
+        checkRope(qkv, rot, kCache, vCache, o, lse, maxDims);
+        build(false, true);
+        return new BoundDecodeRope(qkv, invFreq, rot, kCache, vCache, o, lse, maxDims, scale);
+    }
+
+    /** See {@link #bindDecodeRope}. */
+    public final class BoundDecodeRope implements AutoCloseable {
+        private final ClKernel kernel, comb;
+        private final ClBuffer po, pml;
+        private final AttentionDims maxDims;
+
+        private BoundDecodeRope(ClBuffer qkv, ClBuffer invFreq, int rot, TensorView kCache, TensorView vCache, TensorView o, ClBuffer lse,
+                                AttentionDims maxDims, float scale) {
+            this.maxDims = maxDims;
+            long rows = (long) maxDims.batch() * maxDims.heads() * maxSplits(maxDims);
+            ClKernel kn = null, cb = null;
+            ClBuffer a = null, b = null;
+            try {
+                kn = decodeProgram.kernel("flash_attn_decode_rope_" + storage.suffix);
+                cb = decodeProgram.kernel("flash_attn_decode_combine_" + storage.suffix);
+                a = ctx.allocate("decode partial outputs (bound)", rows * headDim * Float.BYTES);
+                b = ctx.allocate("decode partial max and sum (bound)", rows * 2 * Float.BYTES);
+            } catch (RuntimeException e) {
+                for (AutoCloseable c : new AutoCloseable[] {kn, cb, a}) {
+                    if (c != null) try { c.close(); } catch (Exception ignored) { }
+                }
+                throw e;
+            }
+            kernel = kn;
+            comb = cb;
+            po = a;
+            pml = b;
+            bindRope(kernel, comb, qkv, invFreq, rot, kCache, vCache, o, lse, maxDims.heads(), scale, po, pml);
+        }
+
+        /** The rotary embedding and cache append of position kvLen - 1, then attention over kvLen keys. */
+        public void run(int kvLen, KernelTimer timer) {
+            if (kvLen < 1 || kvLen > maxDims.kvLen()) {
+                throw new IllegalArgumentException("this bound decode takes 1.." + maxDims.kvLen() + " keys, asked for " + kvLen);
+            }
+            AttentionDims dims = new AttentionDims(maxDims.batch(), maxDims.heads(), 1, kvLen, headDim);
+            launchSplits(kernel, ROPE_TAIL, comb, dims, splitLength(dims), timer);
+        }
+
+        @Override
+        public void close() {
+            kernel.close();
+            comb.close();
+            po.close();
+            pml.close();
+        }
+    }
+
+    private void checkRope(ClBuffer qkv, int rot, TensorView kCache, TensorView vCache, TensorView o, ClBuffer lse, AttentionDims dims) {
         if (dims.qLen() != 1) throw new IllegalArgumentException("decode takes one query row, got q_len " + dims.qLen());
         if (rot < 0 || rot > headDim || rot % 2 != 0) throw new IllegalArgumentException("rotary dims must be even and at most head_dim " + headDim + ", got " + rot);
         checkViews(kCache, kCache, vCache, o, dims, 1, headDim, storage);
+        checkLse(lse, (long) dims.batch() * dims.heads());
         long need = (long) dims.batch() * 3 * dims.heads() * headDim * Float.BYTES;
         if (qkv.bytes() < need) throw new IllegalArgumentException("qkv buffer '" + qkv.name() + "' holds " + qkv.bytes() + " bytes but needs " + need);
-        build(false, true);
-        decodeRope.arg(0, qkv).arg(1, invFreq).arg(2, rot)
-                .arg(3, kCache.buffer()).arg4(4, kCache.offset(), kCache.batchStride(), kCache.headStride(), kCache.rowStride())
-                .arg(5, vCache.buffer()).arg4(6, vCache.offset(), vCache.batchStride(), vCache.headStride(), vCache.rowStride());
-        launchDecode(decodeRope, o, lse, dims, scale, splitLength(dims), timer);
     }
 
-    /** Binds arguments 7 on of a decode kernel (as laid out in both) and launches it, then the combine unless there is one split. */
-    private void launchDecode(ClKernel kn, TensorView o, ClBuffer lse, AttentionDims dims, float scale, int splitLen, KernelTimer timer) {
-        checkLse(lse, (long) dims.batch() * dims.heads());
-        int splits = (dims.kvLen() + splitLen - 1) / splitLen;
-        ensurePartials((long) dims.batch() * dims.heads() * splits);
-        int a = kn == decodeRope ? 7 : 6;   // the rope kernel has one argument more before the partials
-        kn.arg(a, partO).arg(a + 1, partMl).arg(a + 2, dims.heads()).arg(a + 3, dims.kvLen()).arg(a + 4, splitLen).arg(a + 5, scale)
+    /** Index of the first argument after the inputs (part_o): 6 in flash_attn_decode, 7 in flash_attn_decode_rope. */
+    private static final int DECODE_TAIL = 6, ROPE_TAIL = 7;
+
+    private static void bindRope(ClKernel kn, ClKernel comb, ClBuffer qkv, ClBuffer invFreq, int rot, TensorView kCache, TensorView vCache,
+                                 TensorView o, ClBuffer lse, int heads, float scale, ClBuffer po, ClBuffer pml) {
+        kn.arg(0, qkv).arg(1, invFreq).arg(2, rot)
+                .arg(3, kCache.buffer()).arg4(4, kCache.offset(), kCache.batchStride(), kCache.headStride(), kCache.rowStride())
+                .arg(5, vCache.buffer()).arg4(6, vCache.offset(), vCache.batchStride(), vCache.headStride(), vCache.rowStride());
+        bindTail(kn, ROPE_TAIL, comb, o, lse, heads, scale, po, pml);
+    }
+
+    /** A decode kernel's arguments from {@code a} on, and the combine's, but for those that follow kv_len (see {@link #launchSplits}). */
+    private static void bindTail(ClKernel kn, int a, ClKernel comb, TensorView o, ClBuffer lse, int heads, float scale, ClBuffer po, ClBuffer pml) {
+        kn.arg(a, po).arg(a + 1, pml).arg(a + 2, heads).arg(a + 5, scale)
                 .arg(a + 6, o.buffer()).arg4(a + 7, o.offset(), o.batchStride(), o.headStride(), o.rowStride());
         if (lse == null) kn.argNull(a + 8); else kn.arg(a + 8, lse);
+        comb.arg(0, po).arg(1, pml).arg(3, o.buffer()).arg4(4, o.offset(), o.batchStride(), o.headStride(), o.rowStride());
+        if (lse == null) comb.argNull(5); else comb.arg(5, lse);
+        comb.arg(6, heads);
+    }
+
+    /** Sets kv_len and the split length, launches the splits, then the combine unless there is one split (which wrote o itself). */
+    private void launchSplits(ClKernel kn, int a, ClKernel comb, AttentionDims dims, int splitLen, KernelTimer timer) {
+        int splits = splits(dims.kvLen(), splitLen);
+        kn.arg(a + 3, dims.kvLen()).arg(a + 4, splitLen);
         kn.launch(ctx, new long[] {(long) splits * decodeWg, dims.heads(), dims.batch()}, new long[] {decodeWg, 1, 1}, timer);
-        if (splits == 1) return;   // the one split wrote o itself
-        combine.arg(0, partO).arg(1, partMl).arg(2, splits)
-                .arg(3, o.buffer()).arg4(4, o.offset(), o.batchStride(), o.headStride(), o.rowStride());
-        if (lse == null) combine.argNull(5); else combine.arg(5, lse);
-        combine.arg(6, dims.heads());
-        combine.launch(ctx, new long[] {headDim, dims.heads(), dims.batch()}, new long[] {headDim, 1, 1}, timer);
+        if (splits == 1) return;
+        comb.arg(2, splits).launch(ctx, new long[] {headDim, dims.heads(), dims.batch()}, new long[] {headDim, 1, 1}, timer);
+    }
+
+    private static int splits(int kvLen, int splitLen) {
+        return (kvLen + splitLen - 1) / splitLen;
+    }
+
+    /** The most splits a decode of 1..maxDims.kvLen() keys takes with the default split length. */
+    int maxSplits(AttentionDims maxDims) {
+        int most = 1;
+        for (int kv = 1; kv <= maxDims.kvLen(); kv++) {
+            most = Math.max(most, splits(kv, splitLength(new AttentionDims(maxDims.batch(), maxDims.heads(), 1, kv, headDim))));
+        }
+        return most;
     }
 
     /** Kernels a decode of these dims launches with the default split: 1 (one split) or 2 (splits and combine). */

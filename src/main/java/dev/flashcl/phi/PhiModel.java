@@ -218,11 +218,13 @@ public final class PhiModel implements AutoCloseable {
             final int off = Math.toIntExact(cacheOffset);
             final float scale = (float) (1.0 / Math.sqrt(d));
             if (decode) {   // rotary embedding, cache append and attention in one launch (or two with a combine)
-                g.node(p + "attn.rope+flash", List.of(qkv), List.of(o), gr -> s -> {
+                g.node(p + "attn.rope+flash", List.of(qkv), List.of(o), gr -> {   // bound once: a step sets only the key count
                     TensorView kv = new TensorView(kCache, off, 0, context * d, d);
                     TensorView vv = new TensorView(vCache, off, 0, context * d, d);
                     TensorView ov = new TensorView(o.buffer(), 0, 0, d, h);
-                    flash.decodeRope(qkv.buffer(), invFreq, cfg.rotaryDims(), kv, vv, ov, null, new AttentionDims(1, heads, 1, s.kvLen(), d), scale, null);
+                    var bound = own(flash.bindDecodeRope(qkv.buffer(), invFreq, cfg.rotaryDims(), kv, vv, ov, null,
+                            new AttentionDims(1, heads, 1, context, d), scale));
+                    return s -> bound.run(s.kvLen(), null);
                 });
             } else {
                 g.node(p + "attn.rope_cache", List.of(qkv), List.of(q), gr -> {

@@ -123,7 +123,12 @@ class FlashAttentionDecodeTest {
         List<Arguments> cases = new ArrayList<>();
         for (Storage s : Storage.values())
             for (int len : new int[] {1, 2, 129, 1000})
-                for (int rot : new int[] {32, 80}) cases.add(Arguments.of(s, len, rot));
+                for (int rot : new int[] {32, 80}) cases.add(Arguments.of(s, len, rot, 0));
+        for (Storage s : Storage.values()) {   // bound once, a step before at fewer keys (one split, then several; several, then more)
+            cases.add(Arguments.of(s, 1000, 32, 1));
+            cases.add(Arguments.of(s, 129, 80, 2));
+            cases.add(Arguments.of(s, 1000, 80, 129));
+        }
         return cases.stream();
     }
 
@@ -132,10 +137,13 @@ class FlashAttentionDecodeTest {
      * rotated from the projection, k and v written into the cache at kv_len - 1 (nothing else in
      * the cache touched), and attention over the whole cache, against an fp64 rotary embedding and
      * the fp64 attention reference. Unused cache rows hold NaN, so a read past kv_len shows.
+     * With {@code stepBefore > 0} the step runs through {@link FlashAttention#bindDecodeRope}
+     * (bound for a longer cache than used), after a step at {@code stepBefore} keys through the
+     * same bound object, so that what a step leaves bound must serve the next.
      */
-    @ParameterizedTest(name = "decode+rope {0} L{1} rot {2}")
+    @ParameterizedTest(name = "decode+rope {0} L{1} rot {2} bound after L{3}")
     @MethodSource("ropeCases")
-    void decodeRope(Storage s, int kvLen, int rot) {
+    void decodeRope(Storage s, int kvLen, int rot, int stepBefore) {
         ClContext ctx = TestDevice.context();
         int heads = 3, d = 80, capacity = kvLen + 5, pos = kvLen - 1, hsz = heads * d;
         java.util.SplittableRandom r = new java.util.SplittableRandom(kvLen * 31L + rot + s.ordinal());
@@ -157,8 +165,18 @@ class FlashAttentionDecodeTest {
              ClBuffer lse = ctx.allocate("lse", heads * 4L)) {
             qkvB.write(qkv);
             invB.write(inv);
-            flash(s, d, FlashAttention.DEFAULT_DECODE_WG).decodeRope(qkvB, invB, rot, k.view(0, capacity * d, d, 0), v.view(0, capacity * d, d, 0),
-                    AttentionCheck.outputView(o, Layout.CONTIGUOUS, dims, 1), lse, dims, scale, null);
+            FlashAttention fa = flash(s, d, FlashAttention.DEFAULT_DECODE_WG);
+            TensorView kView = k.view(0, capacity * d, d, 0), vView = v.view(0, capacity * d, d, 0), oView = AttentionCheck.outputView(o, Layout.CONTIGUOUS, dims, 1);
+            if (stepBefore == 0) {
+                fa.decodeRope(qkvB, invB, rot, kView, vView, oView, lse, dims, scale, null);
+            } else {
+                try (var bound = fa.bindDecodeRope(qkvB, invB, rot, kView, vView, oView, lse, new AttentionDims(1, heads, 1, capacity, d), scale)) {
+                    bound.run(stepBefore, null);   // writes position stepBefore - 1: from here on the old cache holds it
+                    float[] kNow = k.readChecked("k cache"), vNow = v.readChecked("v cache");
+                    for (int i = 0; i < kc.length; i++) if ((i / d) % capacity < pos) { kc[i] = kNow[i]; vc[i] = vNow[i]; }
+                    bound.run(kvLen, null);
+                }
+            }
             float[] kGot = k.readChecked("k cache"), vGot = v.readChecked("v cache");
             float[] q = new float[hsz];
             for (int h = 0; h < heads; h++) {
