@@ -7,13 +7,9 @@
 // run along contiguous memory.
 //
 //   embed          x[t]   = E[id[t]]
-//   layernorm      h      = (x - mean) / sqrt(var + eps) * w + b          (fp32 statistics, biased variance;
-//                                                                          z alone where w is NULL)
-//   fold_layernorm W     *= w (columns), bias += W b, rowsum = W 1       (once, at load: a layer's qkv and fc1
-//                                                                          then read z, and decode reads x itself)
+//   layernorm      h      = (x - mean) / sqrt(var + eps) * w + b          (fp32 statistics, biased variance)
 //   gemm/gemv      qkv    = h Wqkv^T + b         (EPI 0: fp32 out)
 //                  g      = gelu_new(h W1^T + b) (EPI 1: STORE_T out)
-//                  (decode: gemv_qkv_fc1, both from x with the LayerNorm folded in)
 //                  x     += o Wd^T + bd + g W2^T + b2   (decode: gemv_dense_fc2; prefill: gemm_split
 //                                                         partial sums, then residual_sum)
 //   rope_cache     q, k   = partial rotate-half RoPE (first ROT dims); k, v appended to the cache
@@ -67,8 +63,6 @@ __kernel void KERNEL(embed)(__global const int* ids, __global const STORE_T* tab
 }
 
 // One work-group per row: mean, then the variance of (x - mean), both reduced in local memory.
-// With w and b NULL it writes z = (x - mean) / sqrt(var + eps): a layer's input LayerNorm, whose
-// w and b fold_layernorm moved into the weights that read it.
 __kernel __attribute__((reqd_work_group_size(LN_WG, 1, 1)))
 void KERNEL(layernorm)(__global const float* x, __global const float* w, __global const float* b,
                        __global STORE_T* out, int h, float eps) {
@@ -97,8 +91,7 @@ void KERNEL(layernorm)(__global const float* x, __global const float* w, __globa
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     const float inv = rsqrt(part[0] / h + eps);
-    if (w) for (int i = tid; i < h; i += LN_WG) STORE((xr[i] - mean) * inv * w[i] + b[i], out, (size_t)row * h + i);
-    else for (int i = tid; i < h; i += LN_WG) STORE((xr[i] - mean) * inv, out, (size_t)row * h + i);   // folded into the next product
+    for (int i = tid; i < h; i += LN_WG) STORE((xr[i] - mean) * inv * w[i] + b[i], out, (size_t)row * h + i);
 }
 
 inline float gelu_new(float x) {
@@ -306,25 +299,17 @@ __kernel __attribute__((reqd_work_group_size(256, 1, 1))) void KERNEL(gemm_mma_s
 // aligned), or four at a time with 8-byte loads otherwise. One barrier, then one work-item per
 // output sums its lanes' partial sums. Decode streams every weight once per token through here.
 #define LANES (GEMV_WG / GEMV_ROWS)
-// Eight elements as two float4 (not a float8: Oclgrind 21.10 crashes on the f32 one).
 #if STORAGE_F16
-inline void load8(__global const half* p, float4* lo, float4* hi) {   // one 16-byte load
-    const uint4 raw = *(__global const uint4*)p;
-    *lo = vload_half4(0, (const __private half*)&raw);
-    *hi = vload_half4(1, (const __private half*)&raw);
+inline float dot8(__global const half* a, __global const half* w) {
+    const uint4 ra = *(__global const uint4*)a, rw = *(__global const uint4*)w;
+    const float8 x = vload_half8(0, (const __private half*)&ra), y = vload_half8(0, (const __private half*)&rw);
+    return dot(x.lo, y.lo) + dot(x.hi, y.hi);
 }
 #else
-inline void load8(__global const float* p, float4* lo, float4* hi) {
-    *lo = *(__global const float4*)p;
-    *hi = *(__global const float4*)(p + 4);
+inline float dot8(__global const float* a, __global const float* w) {
+    return dot(*(__global const float4*)a, *(__global const float4*)w) + dot(*(__global const float4*)(a + 4), *(__global const float4*)(w + 4));
 }
 #endif
-inline float dot8(__global const STORE_T* a, __global const STORE_T* w) {
-    float4 a0, a1, w0, w1;
-    load8(a, &a0, &a1);
-    load8(w, &w0, &w1);
-    return dot(a0, w0) + dot(a1, w1);
-}
 // This lane's share (of `lanes`) of A[row] . W[row] over k. Two 16-byte loads of W per lane per
 // iteration, into two sums, so that each lane keeps two loads in flight.
 inline float gemv_lane(__global const STORE_T* ar, __global const STORE_T* wr, int k, int lane, int lanes) {
@@ -357,30 +342,6 @@ inline float wg_sum(float v, __local float* part) {
     return part[0];
 }
 
-// Folds a LayerNorm's weight and bias into a matrix product that reads it, in place, once at load
-// (see gemv_qkv_fc1): bias[n] += W[n] . ln_b (the weights as loaded), W[n] *= ln_w (rounded to
-// STORE_T), rowsum[n] = the sum of W[n] as stored. One work-group per row: NDRange (rows x GEMV_WG).
-__kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1)))
-void KERNEL(fold_layernorm)(__global STORE_T* w, int k, __global const float* ln_w, __global const float* ln_b,
-                            __global float* bias, __global float* rowsum) {
-    __local float red[GEMV_WG];
-    const int lid = get_local_id(0), n = get_group_id(0);
-    __global STORE_T* wr = w + (size_t)n * k;
-    float sb = 0.0f, sr = 0.0f;
-    for (int i = lid; i < k; i += GEMV_WG) {
-        const float v = LOAD(wr, i);
-        sb += v * ln_b[i];
-        STORE(v * ln_w[i], wr, i);
-        sr += LOAD(wr, i);   // the value as stored, rounded
-    }
-    sb = wg_sum(sb, red);
-    sr = wg_sum(sr, red);
-    if (lid == 0) {
-        bias[n] += sb;
-        rowsum[n] = sr;
-    }
-}
-
 // The lanes' partial sums of each output, added by its first lane (one barrier).
 #define GEMV_REDUCE(s)                                                                  \
     __local float part[GEMV_WG];                                                        \
@@ -400,63 +361,18 @@ void KERNEL(gemv_f32out)(__global const STORE_T* a, int a_row0, __global const S
     if (lane == 0 && n < n_out) EPI_F32(total + bias[n], out, n);
 }
 
-// This lane's share of three sums over k for one output row: (x - c) . W[row], (x - c) and
-// (x - c)^2 (x fp32), loaded as gemv_lane loads (two 16-byte loads of W in flight, or 8-byte
-// loads where k is not a multiple of 8).
-inline float4 ln_terms(float4 a, float4 w) {   // (a . w, sum a, sum a^2, 0) of one float4
-    return (float4)(dot(a, w), dot(a, (float4)(1.0f)), dot(a, a), 0.0f);
-}
-inline float4 ln_chunk8(__global const float* x, __global const STORE_T* w, float c) {
-    float4 w0, w1;
-    load8(w, &w0, &w1);
-    return ln_terms(*(__global const float4*)x - c, w0) + ln_terms(*(__global const float4*)(x + 4) - c, w1);
-}
-inline float4 gemv_lane_ln(__global const float* x, __global const STORE_T* wr, int k, int lane, int lanes, float c) {
-    float4 s = 0.0f;
-    if (k % 8 == 0) {
-        float4 s2 = 0.0f;
-        int i = 8 * lane;
-        for (; i + 8 * lanes < k; i += 16 * lanes) {
-            s += ln_chunk8(x + i, wr + i, c);
-            s2 += ln_chunk8(x + i + 8 * lanes, wr + i + 8 * lanes, c);
-        }
-        if (i < k) s += ln_chunk8(x + i, wr + i, c);
-        s += s2;
-    } else {
-        for (int i = 4 * lane; i < k; i += 4 * lanes) s += ln_terms(*(__global const float4*)(x + i) - c, LOAD4(wr, i));
-    }
-    return s;
-}
-
-// Decode, both products that read a layer's LayerNorm, in one launch with the LayerNorm folded
-// in: fold_layernorm scaled the weights by its w (W' = W diag(w)), moved its b into the biases
-// (b' = b + W b_ln) and kept rowsum = W' 1, so with z = (x - mean) rstd and any shift c,
-//   z W'^T + b' = rstd ((x - c) . W' - (mean - c) rowsum) + b',
-//   rstd = 1 / sqrt(mean of (x - c)^2 - (mean - c)^2 + eps).
-// Each output's work-items take the three sums of ln_chunk8 in the one pass over W'[n] and x
-// that the product needs; c = the mean of x's first 8 values keeps them small next to x's mean.
-// Outputs [0, n1) are qkv (fp32), [n1, n1 + n2) g = gelu_new(...) (STORE_T). x is one fp32 row.
+// Decode, both products that read the LayerNorm output in one launch: outputs [0, n1) are
+// qkv = h W1^T + b1 (fp32), outputs [n1, n1 + n2) are g = gelu_new(h W2^T + b2) (STORE_T).
 __kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1)))
-void KERNEL(gemv_qkv_fc1)(__global const float* x, float eps,
-                          __global const STORE_T* w1, __global const float* b1, __global const float* rs1, __global float* out1, int n1,
-                          __global const STORE_T* w2, __global const float* b2, __global const float* rs2, __global STORE_T* out2, int n2, int k) {
+void KERNEL(gemv_qkv_fc1)(__global const STORE_T* h, __global const STORE_T* w1, __global const float* b1, __global float* out1, int n1,
+                          __global const STORE_T* w2, __global const float* b2, __global STORE_T* out2, int n2, int k) {
     const int lid = get_local_id(0), lane = lid % LANES;
     const int n = get_group_id(0) * GEMV_ROWS + lid / LANES;
-    float c = 0.0f;
-    for (int i = 0; i < min(k, 8); i++) c += x[i];
-    c /= min(k, 8);
-    const float4 s = n < n1 ? gemv_lane_ln(x, w1 + (size_t)n * k, k, lane, LANES, c)
-                   : n < n1 + n2 ? gemv_lane_ln(x, w2 + (size_t)(n - n1) * k, k, lane, LANES, c) : 0.0f;
-    __local float4 part[GEMV_WG];
-    part[lid] = s;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (lane != 0 || n >= n1 + n2) return;
-    float4 t = 0.0f;
-    for (int j = 0; j < LANES; j++) t += part[lid + j];
-    const float shift = t.y / k;   // mean - c
-    const float rstd = rsqrt(fmax(t.z / k - shift * shift, 0.0f) + eps);
-    if (n < n1) EPI_F32(rstd * (t.x - shift * rs1[n]) + b1[n], out1, n);
-    else EPI_GELU(rstd * (t.x - shift * rs2[n - n1]) + b2[n - n1], out2, n - n1);
+    const float s = n < n1 ? gemv_lane(h, w1 + (size_t)n * k, k, lane, LANES)
+                  : n < n1 + n2 ? gemv_lane(h, w2 + (size_t)(n - n1) * k, k, lane, LANES) : 0.0f;
+    GEMV_REDUCE(s)
+    if (lane == 0 && n < n1) EPI_F32(total + b1[n], out1, n);
+    else if (lane == 0 && n < n1 + n2) EPI_GELU(total + b2[n - n1], out2, n - n1);
 }
 
 // Decode, both products that add into the residual stream in one launch (Phi's parallel block):

@@ -290,7 +290,7 @@ final class BenchCommand {
         static java.util.Map<String, Object> profile(ClContext ctx, dev.flashcl.phi.PhiModel m, java.util.SplittableRandom rng, int vocab) {
             var c = m.config();
             long h = c.hiddenSize(), f = c.intermediateSize(), v = c.vocabSize(), sb = m.storage().bytes;
-            java.util.Map<String, Long> weightBytes = java.util.Map.of("ln+qkv+mlp.fc1", (3 * h * h + f * h) * sb * c.numLayers(),
+            java.util.Map<String, Long> weightBytes = java.util.Map.of("qkv+mlp.fc1", (3 * h * h + f * h) * sb * c.numLayers(),
                     "dense+mlp.fc2", (h * h + h * f) * sb * c.numLayers(), "lm_head", v * h * sb);
             java.util.Map<String, double[]> byKind = new java.util.LinkedHashMap<>();
             m.reset();

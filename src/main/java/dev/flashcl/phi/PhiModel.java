@@ -32,20 +32,20 @@ import org.slf4j.LoggerFactory;
  * prefill) and one for single-token decode (GEMV, flash decoding). Per layer:
  *
  * <pre>
- *   layer.L.input_layernorm   h = (x - mean) / sigma            (its weight and bias are folded into qkv and fc1, see PhiWeights)
- *   layer.L.attn.qkv          qkv = h Wqkv'^T + b'              (q, k, v fused)
+ *   layer.L.input_layernorm   h = LN(x)
+ *   layer.L.attn.qkv          qkv = h Wqkv^T + b                (q, k, v fused)
  *   layer.L.attn.rope_cache   q = rope(q); cache[pos..] = rope(k), v
  *   layer.L.attn.flash        o = softmax(q K^T / sqrt(d), causal) V
- *   layer.L.mlp.fc1           g = gelu_new(h W1'^T + b1')
+ *   layer.L.mlp.fc1           g = gelu_new(h W1^T + b1)
  *   layer.L.dense+mlp.fc2     partials of o Wd^T and g W2^T     (split along k: one launch that fills the device)
  *   layer.L.residual          x += bd + b2 + the partials       (parallel block: one LN feeds both, x = x + attn + mlp)
  * </pre>
- * The decode graph computes the LayerNorm, qkv and fc1 in one launch ({@code layer.L.ln+qkv+mlp.fc1}:
- * each output's work-items take the row's mean and variance in the same pass over x as the dot
- * product, see gemv_qkv_fc1 in phi.cl), folds the rotary embedding and cache append into
- * attention ({@code layer.L.attn.rope+flash}), and fuses dense with fc2 ({@code layer.L.dense+mlp.fc2}:
- * both add into x): three launches a layer instead of seven (four where attention splits the keys
- * and combines). Then final_layernorm, lm_head (last row, or every row when asked) and argmax on the device.
+ * The decode graph fuses qkv with fc1 ({@code layer.L.qkv+mlp.fc1}: both read h), the rotary
+ * embedding and cache append into attention ({@code layer.L.attn.rope+flash}), and dense with fc2
+ * ({@code layer.L.dense+mlp.fc2}: both add into x): four launches a layer instead of seven (five
+ * where attention splits the keys and combines). (Folding the LayerNorm into the first was
+ * measured too: each work-group then reduces the residual row itself, which cost what the saved
+ * launch gained, so it was dropped.) Then final_layernorm, lm_head (last row, or every row when asked) and argmax on the device.
  * The prefill graph's argmax writes the next id where the decode graph's embedding reads it, so
  * a greedy step needs only the 4-byte read of that id. Not thread-safe: one generation at a time
  * (see {@link Generator}).
@@ -125,10 +125,9 @@ public final class PhiModel implements AutoCloseable {
         }
         try {
             long t0 = System.nanoTime();
-            PhiKernels k = new PhiKernels(ctx, m.st);   // built first: loading folds the LayerNorms with it
-            m.w = PhiWeights.load(ctx, k, ck, cfg, m.st, progress == null ? n -> {} : progress);
+            m.w = PhiWeights.load(ctx, ck, cfg, m.st, progress == null ? n -> {} : progress);
             m.owned.add(m.w);
-            m.build(k);
+            m.build();
             log.info("loaded {} ({} parameters, {} weights) in {} ms; device memory {} ({} weights, {} KV cache for {} positions)",
                     dir, cfg.parameters(), m.st.suffix, (System.nanoTime() - t0) / 1_000_000, Bytes.format(ctx.bytesInUse()),
                     Bytes.format(PhiWeights.deviceBytes(cfg, m.st, !ck.has("lm_head.weight"))), Bytes.format(m.cacheBytes()), m.context);
@@ -159,7 +158,7 @@ public final class PhiModel implements AutoCloseable {
         return PhiWeights.deviceBytes(cfg, st, !separateHead) + cacheBytes(cfg, st, context) + rows * perRow * 2 + logitRows * v * 4 + rows * 4;
     }
 
-    private void build(PhiKernels k) {
+    private void build() {
         int h = cfg.hiddenSize(), heads = cfg.numHeads(), d = cfg.headDim(), layers = cfg.numLayers();
         int chunk = Math.min(opts.prefillChunk(), context);
         ids = own(ctx.allocate("token ids", (long) Math.max(chunk, 2) * 4));   // argmax leaves (id, not-finite flag) in the first two
@@ -175,6 +174,7 @@ public final class PhiModel implements AutoCloseable {
         invFreq = own(ctx.allocate("rotary inverse frequencies", Math.max(4, inv.length * 4L)));
         if (inv.length > 0) invFreq.write(inv);
         flash = own(new FlashAttention(ctx, st, d).build(true, true));   // compile now, not inside the first prefill
+        PhiKernels k = new PhiKernels(ctx, st);
         tensorCores = k.tensorCores();
         prefillGraph = own(buildGraph("prefill", k, chunk, false));
         decodeGraph = own(buildGraph("decode", k, 1, true));
@@ -199,20 +199,19 @@ public final class PhiModel implements AutoCloseable {
         for (int l = 0; l < cfg.numLayers(); l++) {
             PhiWeights.Layer lw = w.layers[l];
             String p = "layer." + l + ".";
-            Tensor hn = decode ? null : g.tensor(p + "h", (long) h * st.bytes);
+            Tensor hn = g.tensor(p + "h", (long) h * st.bytes);
             Tensor qkv = g.tensor(p + "qkv", 12L * h);
             Tensor q = decode ? null : g.tensor(p + "q", (long) h * st.bytes);
             Tensor o = g.tensor(p + "o", (long) h * st.bytes);
             Tensor mid = g.tensor(p + "g", (long) f * st.bytes);
-            if (decode) {   // one launch for the LayerNorm and both products that read it, one for both residual adds
-                g.node(p + "ln+qkv+mlp.fc1", List.of(x), List.of(qkv, mid), gr -> {
-                    ClKernel kn = kernel(k, "gemv_qkv_fc1").arg(0, x.buffer()).arg(1, (float) cfg.layerNormEps())
-                            .arg(2, lw.qkvW()).arg(3, lw.qkvB()).arg(4, lw.qkvRs()).arg(5, qkv.buffer()).arg(6, 3 * h)
-                            .arg(7, lw.fc1W()).arg(8, lw.fc1B()).arg(9, lw.fc1Rs()).arg(10, mid.buffer()).arg(11, f).arg(12, h);
+            g.node(p + "input_layernorm", List.of(x), List.of(hn), gr -> layerNorm(k, x, lw.lnW(), lw.lnB(), hn));
+            if (decode) {   // one launch for both products of h, one for both residual adds (fewer, larger launches)
+                g.node(p + "qkv+mlp.fc1", List.of(hn), List.of(qkv, mid), gr -> {
+                    ClKernel kn = kernel(k, "gemv_qkv_fc1").arg(0, hn.buffer()).arg(1, lw.qkvW()).arg(2, lw.qkvB()).arg(3, qkv.buffer()).arg(4, 3 * h)
+                            .arg(5, lw.fc1W()).arg(6, lw.fc1B()).arg(7, mid.buffer()).arg(8, f).arg(9, h);
                     return s -> kn.launch(ctx, k.gemvGlobal(3 * h + f), new long[] {k.gemvWg()});
                 });
-            } else {   // the LayerNorm's weight and bias are folded into qkv and fc1 (PhiWeights): it writes z alone
-                g.node(p + "input_layernorm", List.of(x), List.of(hn), gr -> layerNorm(k, x, null, null, hn));
+            } else {
                 g.node(p + "attn.qkv", List.of(hn), List.of(qkv), gr -> gemm(k, "f32out", hn, lw.qkvW(), lw.qkvB(), qkv, 3 * h, h));
             }
             final long cacheOffset = (long) l * heads * context * d;
@@ -296,8 +295,8 @@ public final class PhiModel implements AutoCloseable {
     }
 
     private Graph.Launch layerNorm(PhiKernels k, Tensor in, ClBuffer wt, ClBuffer b, Tensor out) {
-        ClKernel kn = kernel(k, "layernorm").arg(0, in.buffer()).arg(3, out.buffer()).arg(4, cfg.hiddenSize()).arg(5, (float) cfg.layerNormEps());
-        if (wt == null) kn.argNull(1).argNull(2); else kn.arg(1, wt).arg(2, b);
+        ClKernel kn = kernel(k, "layernorm").arg(0, in.buffer()).arg(1, wt).arg(2, b).arg(3, out.buffer())
+                .arg(4, cfg.hiddenSize()).arg(5, (float) cfg.layerNormEps());
         return s -> kn.launch(ctx, new long[] {(long) s.rows() * k.lnWg()}, new long[] {k.lnWg()});
     }
 

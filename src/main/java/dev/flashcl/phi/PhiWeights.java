@@ -8,7 +8,6 @@ import dev.flashcl.checkpoint.TensorInfo;
 import dev.flashcl.cl.ClBuffer;
 import dev.flashcl.cl.ClContext;
 import dev.flashcl.kernels.Half;
-import dev.flashcl.kernels.PhiKernels;
 import dev.flashcl.kernels.Storage;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -23,17 +22,10 @@ import java.util.function.LongConsumer;
  * BF16 and F32 checkpoints converted while copying), q/k/v fused into one [3H, H] matrix;
  * LayerNorm parameters and biases are fp32. Tensors go from the memory-mapped file to the device
  * one at a time, converted through a small direct staging buffer when the types differ.
- *
- * <p>Each layer's input LayerNorm is folded into the two products that read it, on the device
- * once loaded ({@code fold_layernorm} in phi.cl): the qkv and fc1 weights are scaled by its weight
- * (column by column), its bias goes into their biases, and their row sums are kept, so that
- * decode computes LN(x) W^T + b from x in the product's own pass (no LayerNorm launch) and
- * prefill's LayerNorm writes the normalized rows alone.
  */
 final class PhiWeights implements AutoCloseable {
-    /** qkv and fc1 have the input LayerNorm folded in (see {@link #foldLayerNorm}); qkvRs and fc1Rs are their row sums. */
-    record Layer(ClBuffer qkvW, ClBuffer qkvB, ClBuffer qkvRs, ClBuffer denseW, ClBuffer denseB,
-                 ClBuffer fc1W, ClBuffer fc1B, ClBuffer fc1Rs, ClBuffer fc2W, ClBuffer fc2B) {}
+    record Layer(ClBuffer lnW, ClBuffer lnB, ClBuffer qkvW, ClBuffer qkvB, ClBuffer denseW, ClBuffer denseB,
+                 ClBuffer fc1W, ClBuffer fc1B, ClBuffer fc2W, ClBuffer fc2B) {}
 
     final ClBuffer embed, finalLnW, finalLnB, lmHeadW, lmHeadB;
     final Layer[] layers;
@@ -91,11 +83,11 @@ final class PhiWeights implements AutoCloseable {
     static long deviceBytes(PhiConfig c, Storage s, boolean tiedUsesEmbedding) {
         long v = c.vocabSize(), h = c.hiddenSize(), f = c.intermediateSize();
         long matrices = v * h + c.numLayers() * (4 * h * h + 2 * f * h) + (tiedUsesEmbedding ? 0 : v * h);
-        long vectors = c.numLayers() * (3 * h + f + 3 * h + h + f + h) + 2 * h + v;   // row sums of qkv and fc1, the biases
+        long vectors = c.numLayers() * (2 * h + 3 * h + h + f + h) + 2 * h + v;
         return matrices * s.bytes + vectors * 4;
     }
 
-    static PhiWeights load(ClContext ctx, PhiKernels k, Checkpoint ck, PhiConfig c, Storage s, LongConsumer progress) {
+    static PhiWeights load(ClContext ctx, Checkpoint ck, PhiConfig c, Storage s, LongConsumer progress) {
         List<ClBuffer> owned = new ArrayList<>();
         try {
             Uploader up = new Uploader(ctx, owned, progress);
@@ -106,18 +98,11 @@ final class PhiWeights implements AutoCloseable {
                 String[] qkv = {"q_proj", "k_proj", "v_proj"};
                 ClBuffer qkvW = up.fused(layer(i, "self_attn.qkv (fused)"), ck, layer(i, "self_attn.%s.weight"), qkv, s);
                 ClBuffer qkvB = up.fused(layer(i, "self_attn.qkv.bias (fused)"), ck, layer(i, "self_attn.%s.bias"), qkv, Storage.F32);
-                ClBuffer fc1W = up.matrix(layer(i, "mlp.fc1.weight"), ck.get(layer(i, "mlp.fc1.weight")), s);
-                ClBuffer fc1B = up.vector(ck.get(layer(i, "mlp.fc1.bias")));
-                ClBuffer qkvRs, fc1Rs;
-                try (ClBuffer lnW = ctx.allocate(layer(i, "input_layernorm.weight"), h * 4); ClBuffer lnB = ctx.allocate(layer(i, "input_layernorm.bias"), h * 4)) {
-                    up.copy(ck.get(layer(i, "input_layernorm.weight")), lnW, 0, Storage.F32);
-                    up.copy(ck.get(layer(i, "input_layernorm.bias")), lnB, 0, Storage.F32);
-                    qkvRs = foldLayerNorm(ctx, k, up, layer(i, "self_attn.{q,k,v}_proj.weight"), qkvW, qkvB, 3 * (int) h, (int) h, lnW, lnB, layer(i, "input_layernorm"));
-                    fc1Rs = foldLayerNorm(ctx, k, up, layer(i, "mlp.fc1.weight"), fc1W, fc1B, c.intermediateSize(), (int) h, lnW, lnB, layer(i, "input_layernorm"));
-                }
-                layers[i] = new Layer(qkvW, qkvB, qkvRs,
+                layers[i] = new Layer(up.vector(ck.get(layer(i, "input_layernorm.weight"))), up.vector(ck.get(layer(i, "input_layernorm.bias"))),
+                        qkvW, qkvB,
                         up.matrix(layer(i, "self_attn.dense.weight"), ck.get(layer(i, "self_attn.dense.weight")), s),
-                        up.vector(ck.get(layer(i, "self_attn.dense.bias"))), fc1W, fc1B, fc1Rs,
+                        up.vector(ck.get(layer(i, "self_attn.dense.bias"))),
+                        up.matrix(layer(i, "mlp.fc1.weight"), ck.get(layer(i, "mlp.fc1.weight")), s), up.vector(ck.get(layer(i, "mlp.fc1.bias"))),
                         up.matrix(layer(i, "mlp.fc2.weight"), ck.get(layer(i, "mlp.fc2.weight")), s), up.vector(ck.get(layer(i, "mlp.fc2.bias"))));
             }
             ClBuffer lnW = up.vector(ck.get("model.final_layernorm.weight"));
@@ -129,29 +114,6 @@ final class PhiWeights implements AutoCloseable {
             for (ClBuffer b : owned) b.close();   // nothing half-loaded stays on the device
             throw e;
         }
-    }
-
-    /**
-     * Folds a LayerNorm (lnW, lnB) into the matrix w [rows, cols] and its bias, in place, and
-     * returns the row sums of the folded matrix; a row sum that is not finite means the scaled
-     * weights overflowed the storage type, which is refused naming both tensors.
-     */
-    static ClBuffer foldLayerNorm(ClContext ctx, PhiKernels k, Uploader up, String name, ClBuffer w, ClBuffer bias, int rows, int cols,
-                                  ClBuffer lnW, ClBuffer lnB, String lnName) {
-        ClBuffer rs = up.alloc(name + " row sums (LayerNorm folded)", rows * 4L);
-        try (var kn = k.kernel("fold_layernorm")) {
-            kn.arg(0, w).arg(1, cols).arg(2, lnW).arg(3, lnB).arg(4, bias).arg(5, rs)
-                    .launch(ctx, new long[] {(long) rows * k.gemvWg()}, new long[] {k.gemvWg()});
-            float[] sums = new float[rows];
-            rs.read(sums, 0);
-            for (int n = 0; n < rows; n++) {
-                if (!Float.isFinite(sums[n])) {
-                    throw new CheckpointException(name + ", row " + n + ", scaled by " + lnName + ".weight (folded for decode), is not finite in "
-                            + k.storage().suffix + ": the weights overflow it (try --storage f32) or hold NaN or infinity");
-                }
-            }
-        }
-        return rs;
     }
 
     @Override
