@@ -62,35 +62,38 @@ __kernel void KERNEL(embed)(__global const int* ids, __global const STORE_T* tab
     x[(size_t)t * h + d] = (id >= 0 && id < vocab) ? LOAD(table, (size_t)id * h + d) : 0.0f;
 }
 
-// One work-group per row: mean, then the variance of (x - mean), both reduced in local memory.
+// One work-group per row, one pass over x and one reduction: each work-item keeps Welford's
+// running (count, mean, M2) over its share of the row, the work-group merges them pairwise
+// (Chan et al.: no cancellation against a large mean), then x is read again (from cache) to write
+// h. One tree of log2(LN_WG) barriers where a mean-then-variance pass had two.
+inline float4 welford_merge(float4 a, float4 b) {   // (count, mean, M2, -) of two disjoint sets
+    const float n = a.x + b.x;
+    if (b.x == 0.0f) return a;
+    if (a.x == 0.0f) return b;
+    const float d = b.y - a.y, f = b.x / n;
+    return (float4)(n, a.y + d * f, a.z + b.z + d * d * a.x * f, 0.0f);
+}
+
 __kernel __attribute__((reqd_work_group_size(LN_WG, 1, 1)))
 void KERNEL(layernorm)(__global const float* x, __global const float* w, __global const float* b,
                        __global STORE_T* out, int h, float eps) {
-    __local float part[LN_WG];
+    __local float4 part[LN_WG];
     const int row = get_group_id(0), tid = get_local_id(0);
     __global const float* xr = x + (size_t)row * h;
-    float s = 0.0f;
-    for (int i = tid; i < h; i += LN_WG) s += xr[i];
+    float4 s = 0.0f;
+    for (int i = tid; i < h; i += LN_WG) {
+        const float v = xr[i], d = v - s.y;
+        s.x += 1.0f;
+        s.y += d / s.x;
+        s.z += d * (v - s.y);
+    }
     part[tid] = s;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int k = LN_WG / 2; k > 0; k >>= 1) {
-        if (tid < k) part[tid] += part[tid + k];
+        if (tid < k) part[tid] = welford_merge(part[tid], part[tid + k]);
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    const float mean = part[0] / h;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    float v = 0.0f;
-    for (int i = tid; i < h; i += LN_WG) {
-        const float c = xr[i] - mean;
-        v += c * c;
-    }
-    part[tid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int k = LN_WG / 2; k > 0; k >>= 1) {
-        if (tid < k) part[tid] += part[tid + k];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float inv = rsqrt(part[0] / h + eps);
+    const float mean = part[0].y, inv = rsqrt(part[0].z / h + eps);
     for (int i = tid; i < h; i += LN_WG) STORE((xr[i] - mean) * inv * w[i] + b[i], out, (size_t)row * h + i);
 }
 
