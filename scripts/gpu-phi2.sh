@@ -8,7 +8,8 @@
 # "default||"), each written to $OUT/generate-NAME.json and bench-generate-NAME.log. CLASSES: a
 # folder of compiled classes and kernels (an older commit's target/classes) that replaces
 # .gpu/classes, to time an older version beside the current one in the same call.
-#   [GOLDEN=no] [SPEED=] [VERIFY=no] [TESTS=none] [BENCHES=...] bash scripts/gpu-phi2.sh
+# TUNE=gemv (or attention,gemv) runs flashcl tune first, so the benchmarks take what it picks.
+#   [GOLDEN=no] [SPEED=] [VERIFY=no] [TESTS=none] [TUNE=gemv] [BENCHES=...] bash scripts/gpu-phi2.sh
 set -uo pipefail
 source .gpu/env.sh
 final=${OUT:-gpu-out}; out=/tmp/gpu-phi2-out; mkdir -p "$out" "$final"
@@ -20,6 +21,7 @@ java_main() { bash -c 'source .gpu/env.sh; [ -z "${CLASSES:-}" ] || GPU_CP="${GP
 [ -f /tmp/phi2/reference.json ] || timeout 240 python3 scripts/phi2_reference.py /tmp/phi2 ${SPEED---speed} 2>&1 | grep -v Warning | tee "$out/reference.log"
 cp /tmp/phi2/transformers_speed.json "$out/" 2>/dev/null
 [ "${VERIFY:-yes}" = no ] || CLASSES= timeout 200 bash -c "$(declare -f java_main); java_main verify --model /tmp/phi2/model --reference /tmp/phi2" 2>&1 | tee "$out/verify.log"
+[ -z "${TUNE:-}" ] || CLASSES= timeout 200 bash -c "$(declare -f java_main); java_main tune --what $TUNE" 2>&1 | grep -v INFO | tee "$out/tune.log"
 while IFS='|' read -r name jopts args classes; do
   [ -n "$name" ] || continue
   CLASSES="$classes" JOPTS="$jopts" timeout 200 bash -c "$(declare -f java_main); java_main bench generate --model /tmp/phi2/model $args --json $out/generate-$name.json" 2>&1 \
@@ -30,7 +32,7 @@ if [ "${TESTS:-phi}" != none ]; then
   # the engine's test classes on the GPU (the attention sweeps run through scripts/gpu-attention.sh)
   timeout "${TEST_LIMIT:-200}" bash -c "source .gpu/env.sh; gpu_test --select-class dev.flashcl.kernels.PhiKernelsTest \
     --select-class dev.flashcl.kernels.FlashAttentionDecodeTest --select-class dev.flashcl.phi.PhiModelTest --select-class dev.flashcl.phi.EmbeddedModelTest --select-class dev.flashcl.phi.GenerateErrorsTest \
-    --select-class dev.flashcl.tokenizer.TokenizerGoldenTest --select-class dev.flashcl.checkpoint.CheckpointErrorsTest --details=tree" > "$out/tests.log" 2>&1
+    --select-class dev.flashcl.tokenizer.TokenizerGoldenTest --select-class dev.flashcl.checkpoint.CheckpointErrorsTest --select-class dev.flashcl.kernels.TuningTest --details=tree" > "$out/tests.log" 2>&1
   echo "tests exit $?"; grep -E "tests (successful|failed|found)|containers failed" "$out/tests.log"
   grep -B2 -A12 -E "✘|Failures \(" "$out/tests.log" | head -60
 fi

@@ -4,6 +4,7 @@ import dev.flashcl.cl.ClContext;
 import dev.flashcl.cl.ClKernel;
 import dev.flashcl.cl.ClProgram;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,14 +27,52 @@ public final class PhiKernels {
     private final int lnWg, gemvWg, gemvRows, argmaxWg, computeUnits;
     private final boolean tensorCores;
 
+    /**
+     * The decode GEMVs' shape: work-items per work-group and outputs per work-group (each output
+     * gets wg / rows of them; gemv_dense_fc2 gives each of its outputs a whole work-group).
+     */
+    public record Gemv(int wg, int rows) {
+        /** Where nothing was tuned: 128 work-items, 4 outputs (a warp each on NVIDIA). */
+        public static final Gemv DEFAULT = new Gemv(128, 4);
+
+        /** Powers of two, at most the device's work-group, at least 16 work-items an output, at most 8 outputs. */
+        public boolean fits(dev.flashcl.cl.DeviceInfo d) {
+            return Integer.bitCount(wg) == 1 && Integer.bitCount(rows) == 1 && wg <= d.maxWorkGroupSize() && wg / rows >= 16 && rows <= 8;
+        }
+
+        /** The shapes {@code flashcl tune} times: work-groups of 64, 128 and 256. */
+        public static List<Gemv> candidates(dev.flashcl.cl.DeviceInfo d) {
+            List<Gemv> out = new java.util.ArrayList<>();
+            for (int wg : new int[] {64, 128, 256}) for (int rows = 1; rows <= 8; rows *= 2) if (new Gemv(wg, rows).fits(d)) out.add(new Gemv(wg, rows));
+            return out;
+        }
+
+        /** -Dflashcl.gemvWg / gemvRows where given, else what {@code flashcl tune} found for this device, else {@link #DEFAULT}. */
+        public static Gemv forDevice(dev.flashcl.cl.DeviceInfo d, Storage s) {
+            Gemv g = Tuning.gemv(d, s).orElse(DEFAULT);
+            return new Gemv(Integer.getInteger("flashcl.gemvWg", Math.min(g.wg, Integer.highestOneBit(d.maxWorkGroupSize()))),
+                    Integer.getInteger("flashcl.gemvRows", g.rows));
+        }
+
+        @Override
+        public String toString() {
+            return wg + "/" + rows;
+        }
+    }
+
     public PhiKernels(ClContext ctx, Storage storage) {
+        this(ctx, storage, Gemv.forDevice(ctx.device(), storage), true);
+    }
+
+    /** With this GEMV shape; {@code tryTensorCores} false builds the portable program alone (tuning the GEMVs, which are the same in both). */
+    public PhiKernels(ClContext ctx, Storage storage, Gemv gemv, boolean tryTensorCores) {
         this.storage = storage;
         int max = ctx.device().maxWorkGroupSize();
         if (max < 256) throw new IllegalArgumentException(ctx.device().name() + " allows work-groups of " + max + "; the GEMM kernel needs 256");
         computeUnits = ctx.device().computeUnits();
         lnWg = Integer.getInteger("flashcl.lnWg", Math.min(256, Integer.highestOneBit(max)));
-        gemvWg = Integer.getInteger("flashcl.gemvWg", Math.min(128, Integer.highestOneBit(max)));
-        gemvRows = Integer.getInteger("flashcl.gemvRows", 4);
+        gemvWg = gemv.wg();
+        gemvRows = gemv.rows();
         if (Integer.bitCount(lnWg) != 1 || lnWg > max) throw new IllegalArgumentException("LayerNorm work-group " + lnWg + " must be a power of two at most " + max + " (-Dflashcl.lnWg)");
         if (Integer.bitCount(gemvWg) != 1 || gemvWg > max || Integer.bitCount(gemvRows) != 1 || gemvRows > gemvWg) {
             throw new IllegalArgumentException("GEMV work-group " + gemvWg + " with " + gemvRows + " outputs each: both must be powers of two, "
@@ -43,7 +82,7 @@ public final class PhiKernels {
         Map<String, Object> defines = new HashMap<>(Map.of("STORAGE_F16", storage.define(), "LN_WG", lnWg, "GEMV_WG", gemvWg,
                 "GEMV_ROWS", gemvRows, "ARGMAX_WG", argmaxWg, "MMA", 0));
         ClProgram mma = null;
-        if (storage == Storage.F16 && ctx.tensorCores()) {
+        if (tryTensorCores && storage == Storage.F16 && ctx.tensorCores()) {
             Map<String, Object> withMma = new HashMap<>(defines);
             withMma.put("MMA", 1);
             withMma.put("MMA_LDMATRIX", Integer.getInteger("flashcl.mmaLdmatrix", 2));   // see phi.cl: 0 none, 1 all, 2 all but residual
@@ -145,10 +184,11 @@ public final class PhiKernels {
         return gemvWg;
     }
 
-    /**
-     * Outputs per GEMV work-group (4 unless -Dflashcl.gemvRows; the work-group, 128 unless
-     * -Dflashcl.gemvWg, shares them out in equal groups of lanes).
-     */
+    public Gemv gemv() {
+        return new Gemv(gemvWg, gemvRows);
+    }
+
+    /** Outputs per GEMV work-group (see {@link Gemv}). */
     public int gemvRows() {
         return gemvRows;
     }

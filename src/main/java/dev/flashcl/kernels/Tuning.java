@@ -16,7 +16,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * What {@code flashcl tune} measured fastest on a device: the prefill tile and the decode
- * work-group per (head_dim, storage), kept in {@code ~/.cache/flashcl/tuning.json}
+ * work-group per (head_dim, storage), and the decode GEMVs' shape per storage, kept in {@code ~/.cache/flashcl/tuning.json}
  * ({@code FLASHCL_CACHE} moves it) under the device's name and driver version, so a new driver
  * is tuned afresh. Devices never tuned get the defaults ({@link PrefillTiles#defaultFor},
  * {@link FlashAttention#DEFAULT_DECODE_WG}); {@code -Dflashcl.tuning=off} ignores the file,
@@ -67,15 +67,39 @@ public final class Tuning {
         return wg > 0 && FlashAttention.decodeFits(d, headDim, wg) ? OptionalInt.of(wg) : OptionalInt.empty();
     }
 
+    /** The tuned shape of the decode GEMVs (phi.cl) for this storage, if any and it still fits. */
+    public static Optional<PhiKernels.Gemv> gemv(DeviceInfo d, Storage s) {
+        var n = read().path(deviceKey(d)).path("gemv " + s.suffix);
+        var g = new PhiKernels.Gemv(n.path("wg").asInt(0), n.path("rows").asInt(0));
+        return g.wg() > 0 && g.rows() > 0 && g.fits(d) ? Optional.of(g) : Optional.empty();
+    }
+
     /** Records a tuning result (with what was measured, for the record) and returns the file written. */
     public static synchronized Path store(DeviceInfo d, int headDim, Storage s, PrefillTiles tile, int decodeWg, Map<String, Object> measured)
             throws IOException {
         ObjectNode all = read();
-        ObjectNode dev = all.has(deviceKey(d)) && all.get(deviceKey(d)) instanceof ObjectNode o ? o : all.putObject(deviceKey(d));
-        ObjectNode shape = dev.putObject(shapeKey(headDim, s));
+        ObjectNode shape = device(all, d).putObject(shapeKey(headDim, s));
         shape.put("prefill_tile", tile.toString());
         shape.put("decode_wg", decodeWg);
         shape.set("measured", JSON.valueToTree(measured));
+        return write(all);
+    }
+
+    /** Records the decode GEMVs' tuned shape for this storage. */
+    public static synchronized Path storeGemv(DeviceInfo d, Storage s, PhiKernels.Gemv g, Map<String, Object> measured) throws IOException {
+        ObjectNode all = read();
+        ObjectNode shape = device(all, d).putObject("gemv " + s.suffix);
+        shape.put("wg", g.wg());
+        shape.put("rows", g.rows());
+        shape.set("measured", JSON.valueToTree(measured));
+        return write(all);
+    }
+
+    private static ObjectNode device(ObjectNode all, DeviceInfo d) {
+        return all.has(deviceKey(d)) && all.get(deviceKey(d)) instanceof ObjectNode o ? o : all.putObject(deviceKey(d));
+    }
+
+    private static Path write(ObjectNode all) throws IOException {
         Path f = file();
         Files.createDirectories(f.getParent());
         Path tmp = f.resolveSibling("tuning.json.part");

@@ -180,19 +180,36 @@ class PhiKernelsTest {
     static Stream<Arguments> fusedCases() {
         int[][] sizes = {{1, 1, 4, 4}, {63, 65, 20, 36}, {160, 384, 80, 164}, {480, 384, 160, 384}};
         List<Arguments> out = new ArrayList<>();
-        for (Storage s : Storage.values()) for (int[] z : sizes) out.add(Arguments.of(s, z[0], z[1], z[2], z[3]));
+        for (Storage s : Storage.values()) for (int[] z : sizes) out.add(Arguments.of(s, z[0], z[1], z[2], z[3], PhiKernels.Gemv.DEFAULT));
+        // every shape flashcl tune may pick (fp16: the shape's indexing is the same in both storages, and a
+        // program build per shape and storage costs PoCL seconds): outputs not a multiple of the
+        // work-group's, k with and without 8-element loads
+        for (PhiKernels.Gemv g : PhiKernels.Gemv.candidates(CTX.device())) {
+            if (g.equals(PhiKernels.Gemv.DEFAULT)) continue;
+            out.add(Arguments.of(Storage.F16, 63, 65, 20, 36, g));
+            out.add(Arguments.of(Storage.F16, 160, 384, 80, 164, g));
+        }
         return out.stream();
+    }
+
+    static final java.util.Map<String, PhiKernels> SHAPED = new java.util.HashMap<>();
+
+    static PhiKernels kernels(Storage s, PhiKernels.Gemv g) {
+        if (g.equals(kernels(s).gemv())) return kernels(s);
+        return SHAPED.computeIfAbsent(s + " " + g, key -> new PhiKernels(CTX, s, g, false));
     }
 
     /**
      * The decode graph's two fused GEMVs: qkv (fp32 out) and fc1 (gelu_new, storage out) from one
      * vector in one launch; dense and fc2, over two vectors of different lengths, added into x.
+     * The default shape on every size, and every other shape {@code flashcl tune} may choose.
      */
-    @ParameterizedTest(name = "fused {0} n1 {1} n2 {2} k1 {3} k2 {4}")
+    @ParameterizedTest(name = "fused {0} n1 {1} n2 {2} k1 {3} k2 {4} GEMV {5}")
     @MethodSource("fusedCases")
-    void fusedDecodeGemvs(Storage s, int n1, int n2, int k1, int k2) {
+    void fusedDecodeGemvs(Storage s, int n1, int n2, int k1, int k2, PhiKernels.Gemv shape) {
         SplittableRandom r = new SplittableRandom(n1 * 31L + n2 * 7L + k1 + k2);
-        PhiKernels k = kernels(s);
+        PhiKernels k = kernels(s, shape);
+        assertEquals(shape, k.gemv());
         float[] h = random(r, k1, 2, s), w1 = random(r, n1 * k1, 1.0 / Math.sqrt(k1), s), b1 = random(r, n1, 0.5, Storage.F32);
         float[] w2 = random(r, n2 * k1, 1.0 / Math.sqrt(k1), s), b2 = random(r, n2, 0.5, Storage.F32);
         ClBuffer out1 = output("qkv", n1, Storage.F32), out2 = output("g", n2, s);

@@ -10,7 +10,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Tuning results: stored per device, driver and shape; read back by FlashAttention; ignored when they no longer fit or when turned off. */
+/** Tuning results: stored per device, driver and shape; read back by FlashAttention and PhiKernels; ignored when they no longer fit or when turned off. */
 class TuningTest {
     @TempDir Path dir;
 
@@ -41,6 +41,24 @@ class TuningTest {
         // a tile the device cannot take (an edited file, another driver's limits) is ignored
         Files.writeString(dir.resolve("tuning.json"), Files.readString(dir.resolve("tuning.json")).replace(notDefault.toString(), "4096x4096"));
         assertTrue(Tuning.prefillTiles(d, 80, Storage.F16).isEmpty());
+        // the decode GEMVs' shape, per storage, taken by PhiKernels unless a -D property forces one
+        var shapes = PhiKernels.Gemv.candidates(d);
+        var other = shapes.stream().filter(g -> !g.equals(PhiKernels.Gemv.DEFAULT)).findFirst().orElseThrow();
+        assertTrue(Tuning.gemv(d, Storage.F16).isEmpty());
+        assertEquals(PhiKernels.Gemv.DEFAULT, PhiKernels.Gemv.forDevice(d, Storage.F16), "untuned: the default");
+        Tuning.storeGemv(d, Storage.F16, other, Map.of("note", "test"));
+        assertEquals(other, Tuning.gemv(d, Storage.F16).orElseThrow());
+        assertTrue(Tuning.gemv(d, Storage.F32).isEmpty(), "another storage");
+        assertEquals(other, new PhiKernels(TestDevice.context(), Storage.F16).gemv(), "PhiKernels takes the tuned shape");
+        assertTrue(Files.readString(dir.resolve("tuning.json")).contains("\"prefill_tile\" : \"4096x4096\""), "storing the GEMV shape keeps the attention results");
+        System.setProperty("flashcl.gemvRows", "1");
+        try {
+            assertEquals(new PhiKernels.Gemv(other.wg(), 1), PhiKernels.Gemv.forDevice(d, Storage.F16), "-Dflashcl.gemvRows wins");
+        } finally {
+            System.clearProperty("flashcl.gemvRows");
+        }
+        Files.writeString(dir.resolve("tuning.json"), Files.readString(dir.resolve("tuning.json")).replace("\"wg\" : " + other.wg(), "\"wg\" : 3"));
+        assertTrue(Tuning.gemv(d, Storage.F16).isEmpty(), "a shape the device cannot take is ignored");
         Files.writeString(dir.resolve("tuning.json"), "not json");
         assertTrue(Tuning.prefillTiles(d, 80, Storage.F16).isEmpty(), "an unreadable file is ignored");
     }
