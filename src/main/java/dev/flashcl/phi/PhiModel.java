@@ -44,8 +44,10 @@ import org.slf4j.LoggerFactory;
  * embedding and cache append into attention ({@code layer.L.attn.rope+flash}), and dense with fc2
  * ({@code layer.L.dense+mlp.fc2}: both add into x): four launches a layer instead of seven (five
  * where attention splits the keys and combines). (Folding the LayerNorm into the first was
- * measured too: each work-group then reduces the residual row itself, which cost what the saved
- * launch gained, so it was dropped.) Then final_layernorm, lm_head (last row, or every row when asked) and argmax on the device.
+ * measured twice and dropped: each work-group reducing the residual row itself cost what the
+ * saved launch gained on an H100, and the statistics taken in the GEMV's own pass over x, with
+ * the LayerNorm's weights folded into qkv and fc1 at load, made that GEMV 0.39 ms a token slower
+ * on an H200 where the LayerNorms took 0.31: commit 089627e, reverted.) Then final_layernorm, lm_head (last row, or every row when asked) and argmax on the device.
  * The prefill graph's argmax writes the next id where the decode graph's embedding reads it, so
  * a greedy step needs only the 4-byte read of that id. Not thread-safe: one generation at a time
  * (see {@link Generator}).
