@@ -6,6 +6,8 @@ transformers' speed on it (run on the GPU machine; nothing here is committed but
 writes OUT_DIR/model (fp16, sharded safetensors as the hub holds Phi-2: model-0000N-of-0000M +
 index), OUT_DIR/reference.json (the 512 prompt ids, seeded; 64 greedy ids with their top-1/top-2
 margins) and OUT_DIR/reference.safetensors ('logits' [512, 51200], fp32 math on the fp16 weights).
+The weights are transformers' random init (seeded) but for the LayerNorm weights (1 + 0.1 N(0, 1))
+and every bias (0.02 N(0, 1)), which it would leave at 1 and 0 (since 2026-12-02).
 With --speed, also times transformers on the fp16 model (sdpa and eager): a 2048-token forward
 pass and generate() of 64 new tokens after prompts of 128, 512 and 2000 tokens (medians), and
 writes OUT_DIR/transformers_speed.json, with the card's read bandwidth (a sum over 4 GiB of fp16,
@@ -29,6 +31,12 @@ cfg = PhiConfig(vocab_size=51200, hidden_size=2560, intermediate_size=10240, num
 t0 = time.time()
 with torch.device("cuda"):
     model = PhiForCausalLM(cfg)
+with torch.no_grad():   # LayerNorm weights and every bias off their 1 / 0 init, so that verify checks them too
+    for name, p in model.named_parameters():
+        if name.endswith("layernorm.weight"):
+            p.copy_(1 + 0.1 * torch.randn_like(p))
+        elif p.dim() == 1:
+            p.copy_(0.02 * torch.randn_like(p))
 model.eval().half()
 params = sum(p.numel() for p in model.parameters())
 model.save_pretrained(os.path.join(out, "model"), max_shard_size="5GB")
