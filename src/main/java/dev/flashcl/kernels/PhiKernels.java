@@ -62,6 +62,10 @@ public final class PhiKernels {
 
     public PhiKernels(ClContext ctx, Storage storage) {
         this(ctx, storage, Gemv.forDevice(ctx.device(), storage), true);
+        if (Tuning.gemv(ctx.device(), storage).isEmpty() && ctx.device().type() == dev.flashcl.cl.DeviceInfo.DeviceType.GPU) {
+            log.info("decode GEMVs: work-groups of {} with {} outputs, the default ('flashcl tune --what gemv' measures this device's fastest and keeps it)",
+                    gemvWg, gemvRows);
+        }
     }
 
     /** With this GEMV shape; {@code tryTensorCores} false builds the portable program alone (tuning the GEMVs, which are the same in both). */
