@@ -89,17 +89,10 @@ inline size_t row_offset(int4 layout, int b, int h, int r) {
 // query blocks): work-groups are dispatched x first, so under a causal mask every head's last
 // (longest) query block starts in the first wave and the short first blocks fill the tail. With
 // the query blocks along x, each head's blocks went out heaviest first but the heads one after
-// another, so the last head's longest block started near the end and ran alone. `band` heads (of
-// heads * batch) at a time go out that way, band after band, so that the keys and values in
-// flight are those of `band` heads (the host sizes it to stay in a GPU's L2); a band of all the
-// heads is the order above.
-inline int3 prefill_block(int heads, int band) {
-    const int hbs = get_num_groups(0), blocks = get_num_groups(1);
-    const int lin = get_group_id(1) * hbs + get_group_id(0);   // dispatch order
-    const int first = lin / (band * blocks) * band, width = min(band, hbs - first);
-    const int r = lin - first * blocks;
-    const int hb = first + r % width;
-    return (int3)(blocks - 1 - r / width, hb % heads, hb / heads);
+// another, so the last head's longest block started near the end and ran alone.
+inline int3 prefill_block(int heads) {
+    const int hb = get_group_id(0);
+    return (int3)(get_num_groups(1) - 1 - get_group_id(1), hb % heads, hb / heads);
 }
 
 // The K/V tile of keys [start, start + BLOCK_N) into local memory, by the work-group's BLOCK_M
@@ -163,14 +156,14 @@ void KERNEL(flash_attn_prefill)(
         __global const STORE_T* v, int4 v_layout,   // [batch, heads, kv_len, HEAD_DIM]
         __global STORE_T* o, int4 o_layout,         // [batch, heads, q_len, HEAD_DIM]
         __global float* lse,                        // [batch, heads, q_len] or NULL
-        int heads, int q_len, int kv_len, int causal, float scale, int band) {
+        int heads, int q_len, int kv_len, int causal, float scale) {
     // Tiles of float4, 16-byte aligned, so that each read below is one 16-byte local load whatever
     // the compiler can prove about a float array's alignment.
     __local float4 k_tile[HEAD_DIM][BLOCK_N / 4] __attribute__((aligned(16)));   // K^T: k_tile[d][j4] = keys 4 j4 .. + 3 of dim d
     __local float4 v_tile[BLOCK_N][D4] __attribute__((aligned(16)));
 
     const int tid = get_local_id(0);
-    const int3 blk = prefill_block(heads, band);
+    const int3 blk = prefill_block(heads);
     const int q_block = blk.x, head = blk.y, batch = blk.z;
     const int first_row = q_block * BLOCK_M;
     const int row = first_row + tid;
@@ -313,7 +306,7 @@ void KERNEL(flash_attn_prefill_quad)(
         __global const STORE_T* v, int4 v_layout,   // [batch, heads, kv_len, HEAD_DIM]
         __global STORE_T* o, int4 o_layout,         // [batch, heads, q_len, HEAD_DIM]
         __global float* lse,                        // [batch, heads, q_len] or NULL
-        int heads, int q_len, int kv_len, int causal, float scale, int band) {
+        int heads, int q_len, int kv_len, int causal, float scale) {
     // float4 tiles, 16-byte aligned (see flash_attn_prefill).
     __local float4 q_tile[HEAD_DIM][QUADS] __attribute__((aligned(16)));         // Q^T: q_tile[d][quad] = the quad's 4 rows at dim d
     __local float4 k_tile[HEAD_DIM][BLOCK_N / 4] __attribute__((aligned(16)));   // K^T: 4 keys of one dim
@@ -321,7 +314,7 @@ void KERNEL(flash_attn_prefill_quad)(
     __local float4 s_tile[BLOCK_N][QUADS] __attribute__((aligned(16)));          // scores q.k scale log2(e): [key][quad's 4 rows]
 
     const int tid = get_local_id(0), quad = tid >> 2, part = tid & 3;
-    const int3 blk = prefill_block(heads, band);
+    const int3 blk = prefill_block(heads);
     const int q_block = blk.x, head = blk.y, batch = blk.z;
     const int first_row = q_block * BLOCK_M;
     const int row0 = first_row + 4 * quad;   // the quad's rows: row0 .. row0 + 3
@@ -530,10 +523,10 @@ __kernel __attribute__((reqd_work_group_size(32 * MMA_WARPS, 1, 1)))
 void KERNEL(flash_attn_prefill_mma)(
         __global const STORE_T* q, int4 q_layout, __global const STORE_T* k, int4 k_layout,
         __global const STORE_T* v, int4 v_layout, __global STORE_T* o, int4 o_layout,
-        __global float* lse, int heads, int q_len, int kv_len, int causal, float scale, int band) {
+        __global float* lse, int heads, int q_len, int kv_len, int causal, float scale) {
     __local uint kv_tiles[2][2 * KV_WORDS] __attribute__((aligned(16)));   // [buffer]: K rows, then V rows
     const int tid = get_local_id(0), lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
-    const int3 blk = prefill_block(heads, band);
+    const int3 blk = prefill_block(heads);
     const int q_block = blk.x, head = blk.y, batch = blk.z;
     const int first_row = q_block * 16 * MMA_WARPS;
     const int row0 = first_row + 16 * warp + g, row1 = row0 + 8;    // this work-item's two rows

@@ -179,32 +179,9 @@ public final class FlashAttention implements AutoCloseable {
         bindQkv(kn, q, k, v);
         kn.arg(6, o.buffer()).arg4(7, o.offset(), o.batchStride(), o.headStride(), o.rowStride());
         if (lse == null) kn.argNull(8); else kn.arg(8, lse);
-        kn.arg(9, dims.heads()).arg(10, dims.qLen()).arg(11, dims.kvLen()).arg(12, causal ? 1 : 0).arg(13, scale).arg(14, band(dims, mma));
+        kn.arg(9, dims.heads()).arg(10, dims.qLen()).arg(11, dims.kvLen()).arg(12, causal ? 1 : 0).arg(13, scale);
         // heads (and batches) along x, query blocks along y: see prefill_block in flash_attn.cl
         kn.launch(ctx, new long[] {(long) dims.heads() * dims.batch() * groupSize, blocks, 1}, new long[] {groupSize, 1, 1}, timer);
-    }
-
-    /**
-     * Heads (of heads x batch) per band of the prefill grid (prefill_block in flash_attn.cl). The
-     * tensor-core kernel reads keys and values fast enough that where those of all heads outgrow a
-     * GPU's L2 its blocks keep fetching them from memory: it takes as many heads a band as keep
-     * them within {@link #BAND_BYTES}. The portable kernels, several times slower, take all heads.
-     */
-    int band(AttentionDims dims, boolean mma) {
-        long all = (long) dims.heads() * dims.batch();
-        if (forcedBand > 0) return (int) Math.min(all, forcedBand);
-        long perHead = 2L * dims.kvLen() * headDim * storage.bytes;
-        return !mma || BAND_BYTES <= 0 ? (int) all : (int) Math.max(1, Math.min(all, BAND_BYTES / perHead));
-    }
-
-    /** Keys and values of one band of the prefill grid: 32 MB unless -Dflashcl.attnBandBytes (0: all heads in one band). */
-    static final long BAND_BYTES = Long.getLong("flashcl.attnBandBytes", 32L << 20);
-    private int forcedBand;
-
-    /** Tests: this many heads a band, whatever the lengths. */
-    FlashAttention forceBand(int heads) {
-        forcedBand = heads;
-        return this;
     }
 
     /** 16-byte rows: offset and strides multiples of 8 elements. */

@@ -10,7 +10,6 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -69,10 +68,8 @@ class FlashAttentionPrefillTest {
     @AfterAll
     static void release() {
         flash.values().forEach(FlashAttention::close);
-        bandFlash.values().forEach(FlashAttention::close);
         naive.values().forEach(NaiveAttention::close);
         flash.clear();
-        bandFlash.clear();
         naive.clear();
     }
 
@@ -157,37 +154,7 @@ class FlashAttentionPrefillTest {
         check(c);
     }
 
-    /**
-     * The prefill grid in bands of 1, 4 and 5 of the 6 (heads x batch) (the last band partial),
-     * where at Phi-2's lengths the whole grid is one band: every work-group must still get one
-     * (query block, head, batch) of its own. Portable and tensor-core kernels.
-     */
-    @ParameterizedTest(name = "band {1}: {0}")
-    @MethodSource("bandCases")
-    void bands(Case c, int band) {
-        check(c, bandFlash.computeIfAbsent(c.storage() + "/" + c.tiles() + "/" + c.tensorCores() + "/" + band, key ->
-                new FlashAttention(TestDevice.context(), c.storage(), c.headDim(), c.tiles(), FlashAttention.DEFAULT_DECODE_WG)
-                        .tensorCores(c.tensorCores()).forceBand(band)));
-    }
-
-    private static final Map<String, FlashAttention> bandFlash = new HashMap<>();
-
-    static Stream<Arguments> bandCases() {
-        List<Arguments> out = new ArrayList<>();
-        for (int band : new int[] {1, 4, 5})
-            for (boolean causal : new boolean[] {true, false}) {
-                withTensorCores(List.of(new Case(2, 3, 129, 129, 80, causal, Storage.F16, defaultTiles(80), Layout.CONTIGUOUS, 1f),
-                        new Case(2, 3, 65, 200, 80, causal, Storage.F32, defaultTiles(80), Layout.SEQ_MAJOR, 1f))).forEach(c -> out.add(Arguments.of(c, band)));
-            }
-        return out.stream();
-    }
-
     static void check(Case c) {
-        FlashAttention fa = flash(c.storage(), c.headDim(), c.tiles(), c.tensorCores());
-        check(c, fa);
-    }
-
-    static void check(Case c, FlashAttention fa) {
         ClContext ctx = TestDevice.context();
         AttentionDims dims = c.dims();
         float scale = dims.defaultScale();
@@ -200,6 +167,7 @@ class FlashAttentionPrefillTest {
              ClBuffer lseNaive = ctx.allocate("lse naive", (long) rows * Float.BYTES)) {
             AttentionReference.Result ref = AttentionReference.attention(in.q(), in.k(), in.v(), dims, c.causal(), scale);
 
+            FlashAttention fa = flash(c.storage(), c.headDim(), c.tiles(), c.tensorCores());
             Assumptions.assumeTrue(!c.tensorCores() || fa.usesTensorCores(), "no tensor-core kernel on this device");
             fa.prefill(in.qv(), in.kv(), in.vv(),
                     AttentionCheck.outputView(o, c.layout(), dims, c.qLen()), lse, dims, c.causal(), scale, null);

@@ -33,8 +33,6 @@ public final class OclgrindDriver {
                     prefill(ctx, fa, naive, new AttentionDims(1, 1, 9, 5, 80), true, Layout.CONTIGUOUS);
                 }
                 FlashAttention fa = new FlashAttention(ctx, s, 80);
-                // the grid in bands of 4 of 6 heads x batches (the last band partial; see prefill_block)
-                prefill(ctx, new FlashAttention(ctx, s, 80).forceBand(4), naive, new AttentionDims(2, 3, 9, 37, 80), true, Layout.CONTIGUOUS);
                 decode(ctx, fa, new AttentionDims(2, 2, 1, 300, 80), 64);
                 decode(ctx, fa, new AttentionDims(1, 1, 1, 7, 80), 3);
             }
