@@ -95,6 +95,16 @@ inline int3 prefill_block(int heads) {
     return (int3)(get_num_groups(1) - 1 - get_group_id(1), hb % heads, hb / heads);
 }
 
+// The arguments of the three prefill kernels (row, quad, tensor cores): one contract, bound by
+// FlashAttention.prefill whichever kernel runs.
+#define PREFILL_ARGS                                                                               \
+        __global const STORE_T* q, int4 q_layout,   /* [batch, heads, q_len, HEAD_DIM] */          \
+        __global const STORE_T* k, int4 k_layout,   /* [batch, heads, kv_len, HEAD_DIM] */         \
+        __global const STORE_T* v, int4 v_layout,   /* [batch, heads, kv_len, HEAD_DIM] */         \
+        __global STORE_T* o, int4 o_layout,         /* [batch, heads, q_len, HEAD_DIM] */          \
+        __global float* lse,                        /* [batch, heads, q_len] or NULL */            \
+        int heads, int q_len, int kv_len, int causal, float scale
+
 // The K/V tile of keys [start, start + BLOCK_N) into local memory, by the work-group's BLOCK_M
 // work-items (both portable prefill kernels), in two halves: fetch_kv_tile issues this
 // work-item's global loads into registers (as stored: fp16 stays packed; keys past kv_len are
@@ -150,13 +160,7 @@ inline void store_kv_tile(const RAW4* kr, const RAW4* vr, __local float4 (*k_til
 // so a prompt chunk attends to the whole cache before it. Rows that see no key (q_len > kv_len)
 // get a zero output and lse = -inf. lse (natural log, [batch, heads, q_len]) may be NULL.
 __kernel __attribute__((reqd_work_group_size(BLOCK_M, 1, 1)))
-void KERNEL(flash_attn_prefill)(
-        __global const STORE_T* q, int4 q_layout,   // [batch, heads, q_len, HEAD_DIM]
-        __global const STORE_T* k, int4 k_layout,   // [batch, heads, kv_len, HEAD_DIM]
-        __global const STORE_T* v, int4 v_layout,   // [batch, heads, kv_len, HEAD_DIM]
-        __global STORE_T* o, int4 o_layout,         // [batch, heads, q_len, HEAD_DIM]
-        __global float* lse,                        // [batch, heads, q_len] or NULL
-        int heads, int q_len, int kv_len, int causal, float scale) {
+void KERNEL(flash_attn_prefill)(PREFILL_ARGS) {
     // Tiles of float4, 16-byte aligned, so that each read below is one 16-byte local load whatever
     // the compiler can prove about a float array's alignment.
     __local float4 k_tile[HEAD_DIM][BLOCK_N / 4] __attribute__((aligned(16)));   // K^T: k_tile[d][j4] = keys 4 j4 .. + 3 of dim d
@@ -300,13 +304,7 @@ void KERNEL(flash_attn_prefill)(
 #define ROW(v, r) ((r) == 0 ? (v).x : (r) == 1 ? (v).y : (r) == 2 ? (v).z : (v).w)
 
 __kernel __attribute__((reqd_work_group_size(BLOCK_M, 1, 1)))
-void KERNEL(flash_attn_prefill_quad)(
-        __global const STORE_T* q, int4 q_layout,   // [batch, heads, q_len, HEAD_DIM]
-        __global const STORE_T* k, int4 k_layout,   // [batch, heads, kv_len, HEAD_DIM]
-        __global const STORE_T* v, int4 v_layout,   // [batch, heads, kv_len, HEAD_DIM]
-        __global STORE_T* o, int4 o_layout,         // [batch, heads, q_len, HEAD_DIM]
-        __global float* lse,                        // [batch, heads, q_len] or NULL
-        int heads, int q_len, int kv_len, int causal, float scale) {
+void KERNEL(flash_attn_prefill_quad)(PREFILL_ARGS) {
     // float4 tiles, 16-byte aligned (see flash_attn_prefill).
     __local float4 q_tile[HEAD_DIM][QUADS] __attribute__((aligned(16)));         // Q^T: q_tile[d][quad] = the quad's 4 rows at dim d
     __local float4 k_tile[HEAD_DIM][BLOCK_N / 4] __attribute__((aligned(16)));   // K^T: 4 keys of one dim
@@ -520,10 +518,7 @@ inline void load_kv_async(__local uint* kt, __local uint* vt, __global const hal
 }
 
 __kernel __attribute__((reqd_work_group_size(32 * MMA_WARPS, 1, 1)))
-void KERNEL(flash_attn_prefill_mma)(
-        __global const STORE_T* q, int4 q_layout, __global const STORE_T* k, int4 k_layout,
-        __global const STORE_T* v, int4 v_layout, __global STORE_T* o, int4 o_layout,
-        __global float* lse, int heads, int q_len, int kv_len, int causal, float scale) {
+void KERNEL(flash_attn_prefill_mma)(PREFILL_ARGS) {
     __local uint kv_tiles[2][2 * KV_WORDS] __attribute__((aligned(16)));   // [buffer]: K rows, then V rows
     const int tid = get_local_id(0), lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
     const int3 blk = prefill_block(heads);
