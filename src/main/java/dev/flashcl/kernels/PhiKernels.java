@@ -47,11 +47,20 @@ public final class PhiKernels {
             return out;
         }
 
-        /** -Dflashcl.gemvWg / gemvRows where given, else what {@code flashcl tune} found for this device, else {@link #DEFAULT}. */
+        /**
+         * -Dflashcl.gemvWg / gemvRows where given, else what {@code flashcl tune} found for this
+         * device, else {@link #DEFAULT} (logged on a GPU: tuning finds its fastest).
+         */
         public static Gemv forDevice(dev.flashcl.cl.DeviceInfo d, Storage s) {
-            Gemv g = Tuning.gemv(d, s).orElse(DEFAULT);
-            return new Gemv(Integer.getInteger("flashcl.gemvWg", Math.min(g.wg, Integer.highestOneBit(d.maxWorkGroupSize()))),
-                    Integer.getInteger("flashcl.gemvRows", g.rows));
+            var tuned = Tuning.gemv(d, s);
+            Gemv g = tuned.orElse(DEFAULT);
+            Integer wg = Integer.getInteger("flashcl.gemvWg"), rows = Integer.getInteger("flashcl.gemvRows");
+            Gemv out = new Gemv(wg != null ? wg : Math.min(g.wg, Integer.highestOneBit(d.maxWorkGroupSize())), rows != null ? rows : g.rows);
+            if (tuned.isEmpty() && wg == null && rows == null && d.type() == dev.flashcl.cl.DeviceInfo.DeviceType.GPU) {
+                log.info("decode GEMVs: work-groups of {} with {} outputs, the default ('flashcl tune --what gemv' measures this device's fastest and keeps it)",
+                        out.wg, out.rows);
+            }
+            return out;
         }
 
         @Override
@@ -62,10 +71,6 @@ public final class PhiKernels {
 
     public PhiKernels(ClContext ctx, Storage storage) {
         this(ctx, storage, Gemv.forDevice(ctx.device(), storage), true);
-        if (Tuning.gemv(ctx.device(), storage).isEmpty() && ctx.device().type() == dev.flashcl.cl.DeviceInfo.DeviceType.GPU) {
-            log.info("decode GEMVs: work-groups of {} with {} outputs, the default ('flashcl tune --what gemv' measures this device's fastest and keeps it)",
-                    gemvWg, gemvRows);
-        }
     }
 
     /** With this GEMV shape; {@code tryTensorCores} false builds the portable program alone (tuning the GEMVs, which are the same in both). */
