@@ -1,15 +1,15 @@
 package dev.flashcl.bench;
 
-import dev.flashcl.cl.ClBuffer;
-import dev.flashcl.cl.ClContext;
-import dev.flashcl.cl.DeviceMemoryException;
-import dev.flashcl.cl.KernelTimer;
-import dev.flashcl.kernels.AttentionDims;
-import dev.flashcl.kernels.FlashAttention;
-import dev.flashcl.kernels.NaiveAttention;
-import dev.flashcl.kernels.PrefillTiles;
-import dev.flashcl.kernels.Storage;
-import dev.flashcl.kernels.TensorView;
+import dev.flashcl.internal.cl.ClBuffer;
+import dev.flashcl.internal.cl.ClContext;
+import dev.flashcl.internal.cl.DeviceMemoryException;
+import dev.flashcl.internal.cl.KernelTimer;
+import dev.flashcl.internal.kernels.AttentionDims;
+import dev.flashcl.internal.kernels.FlashAttention;
+import dev.flashcl.internal.kernels.NaiveAttention;
+import dev.flashcl.internal.kernels.PrefillTiles;
+import dev.flashcl.internal.kernels.Storage;
+import dev.flashcl.internal.kernels.TensorView;
 import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -32,7 +32,7 @@ public final class AttentionBench {
         @Override
         public String toString() {
             return String.format(java.util.Locale.ROOT, "prefill N=%d %s: %.3f ms, %.1f TFLOP/s, %s %s", n, kernel, ms, tflops,
-                    dev.flashcl.cl.Bytes.format(deviceBytes), note);
+                    dev.flashcl.internal.cl.Bytes.format(deviceBytes), note);
         }
     }
 
@@ -163,7 +163,7 @@ public final class AttentionBench {
             b.write(data);
         } else {
             short[] data = new short[n];
-            for (int i = 0; i < n; i++) data[i] = dev.flashcl.kernels.Half.fromFloat((float) rnd.nextDouble(-1, 1));
+            for (int i = 0; i < n; i++) data[i] = dev.flashcl.internal.kernels.Half.fromFloat((float) rnd.nextDouble(-1, 1));
             b.write(data);
         }
         return b;

@@ -1,10 +1,10 @@
 package dev.flashcl.bench;
 
-import dev.flashcl.cl.ClBuffer;
-import dev.flashcl.cl.ClContext;
-import dev.flashcl.cl.ClKernel;
-import dev.flashcl.kernels.PhiKernels;
-import dev.flashcl.kernels.Storage;
+import dev.flashcl.internal.cl.ClBuffer;
+import dev.flashcl.internal.cl.ClContext;
+import dev.flashcl.internal.cl.ClKernel;
+import dev.flashcl.internal.phi.PhiKernels;
+import dev.flashcl.internal.kernels.Storage;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;

@@ -3,9 +3,9 @@ package dev.flashcl.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.flashcl.bench.AttentionBench;
-import dev.flashcl.cl.Bytes;
-import dev.flashcl.cl.ClContext;
-import dev.flashcl.kernels.Storage;
+import dev.flashcl.internal.cl.Bytes;
+import dev.flashcl.internal.cl.ClContext;
+import dev.flashcl.internal.kernels.Storage;
 import java.io.File;
 import java.util.List;
 import java.util.Locale;
@@ -157,8 +157,8 @@ final class BenchCommand {
         public Integer call() throws Exception {
             java.util.SplittableRandom rng = new java.util.SplittableRandom(1);
             try (ClContext ctx = ClContext.open(device);
-                 dev.flashcl.phi.PhiModel m = dev.flashcl.phi.PhiModel.load(ctx, model.resolve(),
-                         dev.flashcl.phi.PhiModel.Options.defaults().withStorage(GenerateCommand.parseStorage(storage)).withChunk(chunk), n -> {})) {
+                 dev.flashcl.internal.phi.PhiModel m = dev.flashcl.internal.phi.PhiModel.load(ctx, model.resolve(),
+                         dev.flashcl.internal.phi.PhiModel.Options.defaults().withStorage(GenerateCommand.parseStorage(storage)).withChunk(chunk), n -> {})) {
                 int vocab = m.config().vocabSize();
                 java.util.Map<String, Object> out = new java.util.LinkedHashMap<>();
                 out.put("device", ctx.device().name());
@@ -205,7 +205,7 @@ final class BenchCommand {
                     m.prefill(ids, null);
                     double[] ms = new double[steps], enqueueMs = new double[steps];
                     long[] enqueued = new long[1];   // when the step's last kernel was enqueued (the host's share of a step)
-                    dev.flashcl.graph.Graph.Observer last = (node, step) -> { if (node.equals("argmax")) enqueued[0] = System.nanoTime(); };
+                    dev.flashcl.internal.graph.Graph.Observer last = (node, step) -> { if (node.equals("argmax")) enqueued[0] = System.nanoTime(); };
                     for (int r = -WARMUP_STEPS; r < steps; r++) {
                         long t0 = System.nanoTime();
                         m.decode(last);
@@ -234,7 +234,7 @@ final class BenchCommand {
 
         /** A traced pass: device ms and launches per kernel name (in first-launch order), device busy ms, first start to last end ms. */
         record Traced(java.util.Map<String, double[]> byKernel, double busy, double span) {
-            static Traced of(java.util.List<dev.flashcl.cl.ClContext.TraceEntry> trace) {
+            static Traced of(java.util.List<dev.flashcl.internal.cl.ClContext.TraceEntry> trace) {
                 java.util.Map<String, double[]> byKernel = new java.util.LinkedHashMap<>();
                 double busy = 0;
                 for (var e : trace) {
@@ -252,7 +252,7 @@ final class BenchCommand {
          * One prefill traced through profiling events: device time per kernel, and the rate of the
          * matrix products (fp32out: qkv; gelu: fc1; split: dense and fc2) and of attention.
          */
-        static java.util.Map<String, Object> prefillProfile(ClContext ctx, dev.flashcl.phi.PhiModel m, int[] ids) {
+        static java.util.Map<String, Object> prefillProfile(ClContext ctx, dev.flashcl.internal.phi.PhiModel m, int[] ids) {
             var c = m.config();
             double n = ids.length, h = c.hiddenSize(), f = c.intermediateSize(), layers = c.numLayers();
             java.util.Map<String, Double> flops = java.util.Map.of("f32out", 2 * n * 3 * h * h * layers, "gelu", 2 * n * f * h * layers,
@@ -287,7 +287,7 @@ final class BenchCommand {
          * kind of node (layers summed) and the bandwidth of its weights. The waits add host gaps
          * the real step does not have; the sum is compared with the real step's time.
          */
-        static java.util.Map<String, Object> profile(ClContext ctx, dev.flashcl.phi.PhiModel m, java.util.SplittableRandom rng, int vocab) {
+        static java.util.Map<String, Object> profile(ClContext ctx, dev.flashcl.internal.phi.PhiModel m, java.util.SplittableRandom rng, int vocab) {
             var c = m.config();
             long h = c.hiddenSize(), f = c.intermediateSize(), v = c.vocabSize(), sb = m.storage().bytes;
             java.util.Map<String, Long> weightBytes = java.util.Map.of("qkv+mlp.fc1", (3 * h * h + f * h) * sb * c.numLayers(),
@@ -361,7 +361,7 @@ final class BenchCommand {
         public Integer call() throws Exception {
             java.util.SplittableRandom rng = new java.util.SplittableRandom(20261125);
             try (ClContext ctx = ClContext.open(device);
-                 dev.flashcl.phi.PhiModel m = dev.flashcl.phi.PhiModel.load(ctx, model.resolve(), dev.flashcl.phi.PhiModel.Options.defaults(), n -> {})) {
+                 dev.flashcl.internal.phi.PhiModel m = dev.flashcl.internal.phi.PhiModel.load(ctx, model.resolve(), dev.flashcl.internal.phi.PhiModel.Options.defaults(), n -> {})) {
                 int vocab = Math.min(m.config().vocabSize(), 50000), context = m.contextLength();
                 long end = System.nanoTime() + (long) (minutes * 60e9), start = System.nanoTime(), nextReport = start + 60_000_000_000L;
                 long generations = 0, tokens = 0, minuteTokens = 0;
@@ -369,12 +369,12 @@ final class BenchCommand {
                 List<java.util.Map<String, Object>> rows = new java.util.ArrayList<>();
                 System.out.println("| minute | generations | new tokens | decode tokens/s | device bytes held | kernel objects | JVM heap used |");
                 System.out.println("|---:|---:|---:|---:|---:|---:|---:|");
-                dev.flashcl.phi.Generator g = new dev.flashcl.phi.Generator(m);
+                dev.flashcl.internal.phi.Generator g = new dev.flashcl.internal.phi.Generator(m);
                 while (System.nanoTime() < end) {
                     int prompt = 16 + rng.nextInt(Math.max(1, context - 16 - 300));
                     int newTokens = 16 + rng.nextInt(Math.min(256, context - prompt - 16));
                     boolean sample = generations % 2 == 0;
-                    var r = g.generate(rng.ints(prompt, 0, vocab).toArray(), new dev.flashcl.phi.Generator.Options(newTokens, sample ? 0.8 : 0, sample ? 50 : 0,
+                    var r = g.generate(rng.ints(prompt, 0, vocab).toArray(), new dev.flashcl.internal.phi.Generator.Options(newTokens, sample ? 0.8 : 0, sample ? 50 : 0,
                             sample ? 0.95 : 1, generations, new int[0], List.of(), false), null);
                     generations++;
                     tokens += r.newIds().length;
@@ -386,9 +386,9 @@ final class BenchCommand {
                         long heap = rt.totalMemory() - rt.freeMemory();
                         double tps = minuteTokens / Math.max(1e-9, minuteDecodeSeconds);
                         System.out.printf(Locale.ROOT, "| %.1f | %d | %d | %.1f | %s | %d | %s |%n", minute, generations, tokens, tps,
-                                Bytes.format(ctx.bytesInUse()), dev.flashcl.cl.ClKernel.live(), Bytes.format(heap));
+                                Bytes.format(ctx.bytesInUse()), dev.flashcl.internal.cl.ClKernel.live(), Bytes.format(heap));
                         rows.add(java.util.Map.of("minute", minute, "generations", generations, "new_tokens", tokens, "decode_tokens_per_s", tps,
-                                "device_bytes", ctx.bytesInUse(), "kernel_objects", dev.flashcl.cl.ClKernel.live(), "heap_bytes", heap));
+                                "device_bytes", ctx.bytesInUse(), "kernel_objects", dev.flashcl.internal.cl.ClKernel.live(), "heap_bytes", heap));
                         minuteTokens = 0;
                         minuteDecodeSeconds = 0;
                         nextReport += 60_000_000_000L;

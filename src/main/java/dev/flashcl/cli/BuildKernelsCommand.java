@@ -1,11 +1,11 @@
 package dev.flashcl.cli;
 
-import dev.flashcl.cl.ClContext;
-import dev.flashcl.kernels.AttentionDims;
-import dev.flashcl.kernels.FlashAttention;
-import dev.flashcl.kernels.NaiveAttention;
-import dev.flashcl.kernels.PrefillTiles;
-import dev.flashcl.kernels.Storage;
+import dev.flashcl.internal.cl.ClContext;
+import dev.flashcl.internal.kernels.AttentionDims;
+import dev.flashcl.internal.kernels.FlashAttention;
+import dev.flashcl.internal.kernels.NaiveAttention;
+import dev.flashcl.internal.kernels.PrefillTiles;
+import dev.flashcl.internal.kernels.Storage;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;

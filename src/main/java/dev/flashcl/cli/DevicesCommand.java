@@ -1,9 +1,9 @@
 package dev.flashcl.cli;
 
-import dev.flashcl.cl.Bytes;
-import dev.flashcl.cl.ClContext;
-import dev.flashcl.cl.DeviceInfo;
-import dev.flashcl.cl.Devices;
+import dev.flashcl.internal.cl.Bytes;
+import dev.flashcl.internal.cl.ClContext;
+import dev.flashcl.internal.cl.DeviceInfo;
+import dev.flashcl.internal.cl.Devices;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;

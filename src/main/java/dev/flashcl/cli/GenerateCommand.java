@@ -1,10 +1,10 @@
 package dev.flashcl.cli;
 
-import dev.flashcl.cl.Bytes;
-import dev.flashcl.cl.ClContext;
-import dev.flashcl.kernels.Storage;
-import dev.flashcl.phi.Generator;
-import dev.flashcl.phi.PhiModel;
+import dev.flashcl.internal.cl.Bytes;
+import dev.flashcl.internal.cl.ClContext;
+import dev.flashcl.internal.kernels.Storage;
+import dev.flashcl.internal.phi.Generator;
+import dev.flashcl.internal.phi.PhiModel;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -62,7 +62,7 @@ final class GenerateCommand implements Callable<Integer> {
         try (ClContext ctx = ClContext.open(device)) {
             PhiModel.Options opts = PhiModel.Options.defaults().withStorage(parseStorage(storage)).withContext(context).withChunk(chunk);
             PhiModel m;
-            long total = dev.flashcl.checkpoint.Checkpoint.open(dir).bytes();
+            long total = dev.flashcl.internal.checkpoint.Checkpoint.open(dir).bytes();
             try (ProgressBar bar = new ProgressBarBuilder().setTaskName("loading").setInitialMax(total).setUnit(" MB", 1 << 20)
                     .setStyle(ProgressBarStyle.ASCII).setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err))
                     .showSpeed().build()) {

@@ -1,12 +1,12 @@
 package dev.flashcl.cli;
 
-import dev.flashcl.checkpoint.Checkpoint;
-import dev.flashcl.checkpoint.DType;
-import dev.flashcl.checkpoint.PhiConfig;
-import dev.flashcl.checkpoint.TensorInfo;
-import dev.flashcl.cl.Bytes;
-import dev.flashcl.kernels.Storage;
-import dev.flashcl.phi.PhiModel;
+import dev.flashcl.internal.checkpoint.Checkpoint;
+import dev.flashcl.internal.checkpoint.DType;
+import dev.flashcl.internal.checkpoint.PhiConfig;
+import dev.flashcl.internal.checkpoint.TensorInfo;
+import dev.flashcl.internal.cl.Bytes;
+import dev.flashcl.internal.kernels.Storage;
+import dev.flashcl.internal.phi.PhiModel;
 import java.nio.file.Path;
 import java.util.EnumMap;
 import java.util.Locale;

@@ -1,6 +1,6 @@
 package dev.flashcl.cli;
 
-import dev.flashcl.cl.ClException;
+import dev.flashcl.internal.cl.ClException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -18,7 +18,7 @@ public final class Main {
     public static int run(String... args) {
         CommandLine cli = new CommandLine(new Main());
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            if (e instanceof ClException || e instanceof dev.flashcl.checkpoint.CheckpointException || e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
+            if (e instanceof ClException || e instanceof dev.flashcl.internal.checkpoint.CheckpointException || e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
                 cmd.getErr().println("flashcl: " + e.getMessage());
                 return 2;
             }

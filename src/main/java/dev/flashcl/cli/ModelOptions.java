@@ -1,6 +1,6 @@
 package dev.flashcl.cli;
 
-import dev.flashcl.checkpoint.CheckpointException;
+import dev.flashcl.internal.checkpoint.CheckpointException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -24,7 +24,7 @@ final class ModelOptions {
 
     Path resolve() {
         if (model != null) return model;
-        Path dir = dev.flashcl.cl.KernelCache.cacheRoot().resolve("models/embedded-" + embeddedVersion());
+        Path dir = dev.flashcl.internal.cl.KernelCache.cacheRoot().resolve("models/embedded-" + embeddedVersion());
         if (!Files.isRegularFile(dir.resolve("model.safetensors"))) {
             try {
                 Files.createDirectories(dir);

@@ -2,11 +2,11 @@ package dev.flashcl.cli;
 
 import dev.flashcl.bench.AttentionBench;
 import dev.flashcl.bench.GemvBench;
-import dev.flashcl.cl.ClContext;
-import dev.flashcl.kernels.PhiKernels;
-import dev.flashcl.kernels.PrefillTiles;
-import dev.flashcl.kernels.Storage;
-import dev.flashcl.kernels.Tuning;
+import dev.flashcl.internal.cl.ClContext;
+import dev.flashcl.internal.phi.PhiKernels;
+import dev.flashcl.internal.kernels.PrefillTiles;
+import dev.flashcl.internal.kernels.Storage;
+import dev.flashcl.internal.kernels.Tuning;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -42,7 +42,7 @@ final class TuneCommand implements Callable<Integer> {
             if (!w.equals("attention") && !w.equals("gemv")) throw new IllegalArgumentException("--what takes attention and gemv, got '" + w + "'");
         }
         try (ClContext ctx = ClContext.open(device)) {
-            boolean gpu = ctx.device().type() == dev.flashcl.cl.DeviceInfo.DeviceType.GPU;
+            boolean gpu = ctx.device().type() == dev.flashcl.internal.cl.DeviceInfo.DeviceType.GPU;
             if (what.contains("attention")) attention(ctx, s, gpu);
             if (what.contains("gemv")) gemv(ctx, s, gpu);
         }
@@ -83,7 +83,7 @@ final class TuneCommand implements Callable<Integer> {
         measured.put("hidden", h);
         measured.put("intermediate", f);
         rows.forEach(r -> measured.put("gemv " + r.shape() + " ms", r.qkvFc1Ms() + r.denseFc2Ms()));
-        var file = Tuning.storeGemv(ctx.device(), s, best.shape(), measured);
+        var file = best.shape().store(ctx.device(), s, measured);
         System.out.printf(Locale.ROOT, "%s: decode GEMVs %s (work-group / outputs), %.4f + %.4f ms a layer at hidden %d, %.0f GB/s; saved in %s%n",
                 ctx.device().name(), best.shape(), best.qkvFc1Ms(), best.denseFc2Ms(), h, best.gbPerS(), file);
     }

@@ -2,12 +2,12 @@ package dev.flashcl.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.flashcl.checkpoint.Checkpoint;
-import dev.flashcl.checkpoint.SafetensorsFile;
-import dev.flashcl.checkpoint.TensorInfo;
-import dev.flashcl.cl.ClContext;
-import dev.flashcl.phi.Generator;
-import dev.flashcl.phi.PhiModel;
+import dev.flashcl.internal.checkpoint.Checkpoint;
+import dev.flashcl.internal.checkpoint.SafetensorsFile;
+import dev.flashcl.internal.checkpoint.TensorInfo;
+import dev.flashcl.internal.cl.ClContext;
+import dev.flashcl.internal.phi.Generator;
+import dev.flashcl.internal.phi.PhiModel;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.List;

@@ -2,7 +2,7 @@ package dev.flashcl.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.flashcl.checkpoint.CheckpointException;
+import dev.flashcl.internal.checkpoint.CheckpointException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;

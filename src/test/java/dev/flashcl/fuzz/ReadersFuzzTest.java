@@ -1,11 +1,11 @@
 package dev.flashcl.fuzz;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
-import dev.flashcl.checkpoint.Checkpoint;
-import dev.flashcl.checkpoint.CheckpointException;
-import dev.flashcl.checkpoint.PhiConfig;
-import dev.flashcl.checkpoint.SafetensorsFile;
-import dev.flashcl.checkpoint.TensorInfo;
+import dev.flashcl.internal.checkpoint.Checkpoint;
+import dev.flashcl.internal.checkpoint.CheckpointException;
+import dev.flashcl.internal.checkpoint.PhiConfig;
+import dev.flashcl.internal.checkpoint.SafetensorsFile;
+import dev.flashcl.internal.checkpoint.TensorInfo;
 import dev.flashcl.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,0 +1,107 @@
+package dev.flashcl.internal.checkpoint;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * A Phi model's {@code config.json}, with the defaults transformers' PhiConfig applies to absent
+ * fields (vocab 51200, hidden 2048, intermediate 8192, 24 layers, 32 heads, partial rotary 0.5,
+ * theta 10000, eps 1e-5, gelu_new, 2048 positions, untied embeddings). transformers 5 writes
+ * {@code rope_parameters}; older files have top-level {@code rope_theta}/{@code partial_rotary_factor}.
+ */
+public record PhiConfig(int vocabSize, int hiddenSize, int intermediateSize, int numLayers, int numHeads, int numKvHeads,
+                        double partialRotaryFactor, double ropeTheta, double layerNormEps, String hiddenAct,
+                        int maxPositions, boolean tieWordEmbeddings, boolean qkLayernorm, int bosTokenId, int eosTokenId,
+                        String modelType) {
+
+    public int headDim() {
+        return hiddenSize / numHeads;
+    }
+
+    /** Rotary dims per head: int(head_dim x partial_rotary_factor), as transformers computes it. */
+    public int rotaryDims() {
+        return (int) (headDim() * partialRotaryFactor);
+    }
+
+    /** Parameters the config implies (tied embeddings counted once). */
+    public long parameters() {
+        long h = hiddenSize, f = intermediateSize;
+        long layer = 2 * h + 4 * (h * h + h) + (f * h + f) + (h * f + h);
+        return vocabSize * h + numLayers * layer + 2 * h + (tieWordEmbeddings ? 0 : vocabSize * h) + vocabSize;
+    }
+
+    public static PhiConfig read(Path dir) {
+        Path file = dir.resolve("config.json");
+        if (!Files.isRegularFile(file)) throw new CheckpointException(dir + ": no config.json (is this a Hugging Face model directory?)");
+        JsonNode c;
+        try {
+            c = new ObjectMapper().readTree(file.toFile());
+        } catch (IOException e) {
+            throw new CheckpointException(file + ": not JSON: " + e.getMessage(), e);
+        }
+        if (c == null || !c.isObject()) throw new CheckpointException(file + ": not a JSON object");
+        String type = c.path("model_type").asText("");
+        if (type.equals("phi-msft")) {
+            throw new CheckpointException(file + ": model_type \"phi-msft\" (the Dec 2023 layout) is not read; convert it with transformers' "
+                    + "convert_phi_weights_to_hf.py or download the current revision of the model");
+        }
+        if (!type.equals("phi")) throw new CheckpointException(file + ": model_type is \"" + type + "\"; flashcl runs \"phi\" models (Phi-2 and its shape)");
+        JsonNode rope = c.path("rope_parameters");
+        double theta = num(c, rope, "rope_theta", 10000.0, file);
+        double partial = num(c, rope, "partial_rotary_factor", 0.5, file);
+        String ropeType = rope.path("rope_type").asText("default");
+        JsonNode scaling = c.get("rope_scaling");
+        if (!ropeType.equals("default") || (scaling != null && !scaling.isNull())) {
+            throw new CheckpointException(file + ": rope scaling (" + (scaling != null && !scaling.isNull() ? scaling : ropeType)
+                    + ") is not supported; flashcl runs the default rotary embedding");
+        }
+        int hidden = integer(c, "hidden_size", 2048, file);
+        int heads = integer(c, "num_attention_heads", 32, file);
+        int kvHeads = c.hasNonNull("num_key_value_heads") ? integer(c, "num_key_value_heads", heads, file) : heads;
+        PhiConfig cfg = new PhiConfig(integer(c, "vocab_size", 51200, file), hidden, integer(c, "intermediate_size", 8192, file),
+                integer(c, "num_hidden_layers", 24, file), heads, kvHeads, partial, theta,
+                num(c, null, "layer_norm_eps", 1e-5, file), c.path("hidden_act").asText("gelu_new"),
+                integer(c, "max_position_embeddings", 2048, file), c.path("tie_word_embeddings").asBoolean(false),
+                c.path("qk_layernorm").asBoolean(false), integer(c, "bos_token_id", 1, file), integer(c, "eos_token_id", 2, file), type);
+        cfg.check(file);
+        return cfg;
+    }
+
+    /** Refuses, naming the field, a config this engine cannot run. */
+    void check(Path file) {
+        if (hiddenSize <= 0 || numHeads <= 0 || hiddenSize % numHeads != 0) {
+            throw new CheckpointException(file + ": hidden_size " + hiddenSize + " is not a multiple of num_attention_heads " + numHeads);
+        }
+        if (numKvHeads != numHeads) {
+            throw new CheckpointException(file + ": num_key_value_heads " + numKvHeads + " differs from num_attention_heads " + numHeads
+                    + "; flashcl runs plain multi-head attention, as Phi-2 has");
+        }
+        int hd = headDim();
+        if (hd % 4 != 0 || hd > 128) throw new CheckpointException(file + ": head_dim " + hd + " (hidden_size / num_attention_heads) must be a multiple of 4 up to 128");
+        int rot = rotaryDims();
+        if (rot % 2 != 0 || rot > hd) throw new CheckpointException(file + ": partial_rotary_factor " + partialRotaryFactor + " gives " + rot + " rotary dims; need an even number up to head_dim");
+        if (!hiddenAct.equals("gelu_new")) throw new CheckpointException(file + ": hidden_act \"" + hiddenAct + "\" is not supported (Phi uses gelu_new)");
+        if (qkLayernorm) throw new CheckpointException(file + ": qk_layernorm true is not supported (Phi-2 has false)");
+        if (vocabSize <= 0 || intermediateSize <= 0 || numLayers <= 0 || maxPositions <= 0) {
+            throw new CheckpointException(file + ": vocab_size, intermediate_size, num_hidden_layers and max_position_embeddings must be positive");
+        }
+        if (intermediateSize % 4 != 0 || hiddenSize % 4 != 0) throw new CheckpointException(file + ": hidden_size and intermediate_size must be multiples of 4");
+    }
+
+    private static int integer(JsonNode c, String field, int dflt, Path file) {
+        JsonNode n = c.get(field);
+        if (n == null || n.isNull()) return dflt;
+        if (!n.isIntegralNumber() || !n.canConvertToInt()) throw new CheckpointException(file + ": " + field + " must be an integer, got " + n);
+        return n.asInt();
+    }
+
+    private static double num(JsonNode c, JsonNode nested, String field, double dflt, Path file) {
+        JsonNode n = nested != null && nested.has(field) ? nested.get(field) : c.get(field);
+        if (n == null || n.isNull()) return dflt;
+        if (!n.isNumber()) throw new CheckpointException(file + ": " + field + " must be a number, got " + n);
+        return n.asDouble();
+    }
+}

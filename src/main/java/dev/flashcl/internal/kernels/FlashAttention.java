@@ -1,0 +1,411 @@
+package dev.flashcl.internal.kernels;
+
+import dev.flashcl.internal.cl.ClBuffer;
+import dev.flashcl.internal.cl.ClContext;
+import dev.flashcl.internal.cl.ClKernel;
+import dev.flashcl.internal.cl.ClProgram;
+import dev.flashcl.internal.cl.DeviceInfo;
+import dev.flashcl.internal.cl.KernelTimer;
+import java.util.Map;
+
+/**
+ * Host side of {@code kernels/flash_attn.cl} for one storage type and head_dim: prefill over
+ * query blocks, and decode split across the keys then merged through the log-sum-exp.
+ *
+ * <pre>
+ *   prefill: one work-group per (query block, head, batch); NDRange (heads x batch, query blocks)
+ *            for each K/V tile (BLOCK_N keys, skipped when wholly above the causal diagonal):
+ *                S = Q K^T in registers -> m_i, l_i rescaled -> acc += P V
+ *            O = acc / l_i ; lse = m_i + log l_i
+ *   decode:  split s of kv_len -> (o_s, m_s, l_s) ; combine: O = sum_s 2^(m_s - M) l_s o_s / sum_s 2^(m_s - M) l_s
+ * </pre>
+ */
+public final class FlashAttention implements AutoCloseable {
+    private final ClContext ctx;
+    private final Storage storage;
+    private final int headDim;
+    private final PrefillTiles tiles;
+    private final int decodeWg;
+    private ClKernel prefill;   // built on first use, so that decode-only users never compile prefill
+    private ClKernel prefillMma;   // the tensor-core prefill, where built (see build)
+    private boolean tensorCores = true;
+    /** The tensor-core prefill's warps per work-group, 16 query rows each (MMA_WARPS in flash_attn.cl): 4 unless -Dflashcl.attnMmaWarps. */
+    private final int mmaWarps = Integer.getInteger("flashcl.attnMmaWarps", 4);
+    private ClProgram decodeProgram;   // owned by the context
+    private ClKernel decode;
+    private ClKernel decodeRope;
+    private ClKernel combine;
+    private ClBuffer partO;     // [batch, heads, splits, head_dim] fp32, grown on demand
+    private ClBuffer partMl;    // [batch, heads, splits] float2: running max and sum, log2 units
+
+    /** Work-items per decode split, unless chosen: 64 (two warps, 21 KB of local memory at head_dim 80). */
+    public static final int DEFAULT_DECODE_WG = 64;
+
+    /**
+     * {@code #pragma unroll} on the loops over head_dim and tile keys (1) or not (0), forced with
+     * {@code -Dflashcl.unrollHints}: full unrolling keeps q, acc and the scores in registers on a
+     * GPU but makes NVIDIA's compiler take tens of seconds per variant (the benchmark measures
+     * both). CPU devices default to 0: their vectorizer gains nothing from it and PoCL's compile
+     * time grows several-fold. The pragma is a hint; the kernel's arithmetic is the same.
+     */
+    static int unrollHints(DeviceInfo device) {
+        Integer forced = Integer.getInteger("flashcl.unrollHints");
+        if (forced != null) return forced;
+        return device.type() == DeviceInfo.DeviceType.CPU ? 0 : 1;
+    }
+
+    /** Tiles and decode work-group from {@code flashcl tune}'s results for this device, else the defaults. */
+    public FlashAttention(ClContext ctx, Storage storage, int headDim) {
+        this(ctx, storage, headDim, Tuning.prefillTiles(ctx.device(), headDim, storage).orElseGet(() -> PrefillTiles.defaultFor(ctx.device(), headDim)),
+                Tuning.decodeWg(ctx.device(), headDim, storage).orElse(DEFAULT_DECODE_WG));
+    }
+
+    public FlashAttention(ClContext ctx, Storage storage, int headDim, PrefillTiles tiles, int decodeWg) {
+        AttentionDims.checkHeadDim(headDim);
+        DeviceInfo dev = ctx.device();
+        if (!tiles.fits(dev, headDim)) {
+            throw new IllegalArgumentException("prefill tile " + tiles + " does not fit " + dev.name() + " at head_dim " + headDim
+                    + ": needs " + tiles.localBytes(headDim) + " bytes of local memory (has " + dev.localMemBytes()
+                    + ") and work-groups of " + tiles.blockM() + " (max " + dev.maxWorkGroupSize() + ")");
+        }
+        if (!decodeFits(dev, headDim, decodeWg)) {
+            throw new IllegalArgumentException("decode work-group of " + decodeWg + " does not fit " + dev.name() + " at head_dim " + headDim
+                    + ": needs " + decodeLocalBytes(headDim, decodeWg) + " bytes of local memory (has " + dev.localMemBytes()
+                    + ") and work-groups of " + Math.max(decodeWg, headDim) + " (max " + dev.maxWorkGroupSize() + ")");
+        }
+        this.ctx = ctx;
+        this.storage = storage;
+        this.headDim = headDim;
+        this.tiles = tiles;
+        this.decodeWg = decodeWg;
+    }
+
+    /**
+     * Whether prefill may use the tensor-core kernel (default true; it is used where the device
+     * takes it, see {@link ClContext#tensorCores}). Set before the first build.
+     */
+    public synchronized FlashAttention tensorCores(boolean allowed) {
+        if (prefill != null) throw new IllegalStateException("tensorCores(...) must come before the prefill kernel is built");
+        tensorCores = allowed;
+        return this;
+    }
+
+    /** Whether prefill runs the tensor-core kernel (for views whose offsets and strides are multiples of 8). */
+    public synchronized boolean usesTensorCores() {
+        build(true, false);
+        return prefillMma != null;
+    }
+
+    /**
+     * Builds (or takes from the kernel cache) the prefill and/or decode programs now rather than
+     * at first use. Two programs, so that a decode variant never rebuilds the prefill kernel. The
+     * prefill program also holds {@code flash_attn_prefill_mma} (tensor cores through inline PTX)
+     * for fp16 storage and head_dim a multiple of 16 where the device takes it; if that does not
+     * build, the build log is logged and the portable kernel serves alone.
+     */
+    public synchronized FlashAttention build(boolean withPrefill, boolean withDecode) {
+        if (withPrefill && prefill == null) {
+            Map<String, Object> defines = new java.util.HashMap<>(Map.of("HEAD_DIM", headDim, "BLOCK_M", tiles.blockM(),
+                    "BLOCK_N", tiles.blockN(), "STORAGE_F16", storage.define(), "WITH_DECODE", 0, "UNROLL_HINTS", unrollHints(ctx.device()), "MMA", 0,
+                    "QUAD", tiles.quad() ? 1 : 0));
+            ClProgram program = null;
+            int mmaKeys = mmaKeysPerTile(ctx.device(), headDim);
+            if (tensorCores && storage == Storage.F16 && headDim % 16 == 0 && mmaKeys > 0 && ctx.tensorCores()) {
+                Map<String, Object> withMma = new java.util.HashMap<>(defines);
+                withMma.put("MMA", 1);
+                withMma.put("MMA_WARPS", mmaWarps);
+                withMma.put("MMA_BN", mmaKeys);
+                program = ctx.tryProgram("flash_attn.cl", withMma, "the tensor-core attention kernel").orElse(null);
+                if (program != null) prefillMma = program.kernel("flash_attn_prefill_mma_" + storage.suffix);
+            }
+            if (program == null) program = ctx.program("flash_attn.cl", defines);
+            prefill = program.kernel((tiles.quad() ? "flash_attn_prefill_quad_" : "flash_attn_prefill_") + storage.suffix);
+        }
+        if (withDecode && decode == null) {
+            decodeProgram = ctx.program("flash_attn.cl", Map.of("HEAD_DIM", headDim, "DECODE_WG", decodeWg,
+                    "STORAGE_F16", storage.define(), "WITH_PREFILL", 0, "UNROLL_HINTS", unrollHints(ctx.device())));
+            decode = decodeProgram.kernel("flash_attn_decode_" + storage.suffix);
+            decodeRope = decodeProgram.kernel("flash_attn_decode_rope_" + storage.suffix);
+            combine = decodeProgram.kernel("flash_attn_decode_combine_" + storage.suffix);
+        }
+        return this;
+    }
+
+    /**
+     * Keys per tile of the tensor-core prefill (MMA_BN): 64 where its two buffers of K and V
+     * tiles (8 x keys x (head_dim + 8) bytes) fit the device's local memory, else 32, else 0
+     * (no tensor-core kernel at this head_dim).
+     */
+    static int mmaKeysPerTile(DeviceInfo device, int headDim) {
+        for (int keys : new int[] {64, 32}) if (8L * keys * (headDim + 8) <= device.localMemBytes()) return keys;
+        return 0;
+    }
+
+    /** Local memory of the decode kernel: q, the per-work-item max and sum, and their accumulators for the merge. */
+    static long decodeLocalBytes(int headDim, int wg) {
+        return 4L * (headDim + 2L * wg + (long) wg * (headDim + 1));
+    }
+
+    /** Whether a decode work-group of {@code wg} fits the device at this head_dim. */
+    public static boolean decodeFits(DeviceInfo device, int headDim, int wg) {
+        return wg <= device.maxWorkGroupSize() && headDim <= device.maxWorkGroupSize()
+                && decodeLocalBytes(headDim, wg) <= device.localMemBytes();
+    }
+
+    public Storage storage() {
+        return storage;
+    }
+
+    public PrefillTiles tiles() {
+        return tiles;
+    }
+
+    /**
+     * O = softmax(scale Q K^T [+ causal mask]) V for q_len query rows against kv_len keys.
+     * Causal masking is bottom-right aligned (row i sees keys j <= i + kv_len - q_len); rows that
+     * see no key get zeros and lse -inf. {@code lse} ([batch, heads, q_len] fp32) may be null.
+     * With a timer the launch is waited for and timed.
+     */
+    public void prefill(TensorView q, TensorView k, TensorView v, TensorView o, ClBuffer lse,
+                        AttentionDims dims, boolean causal, float scale, KernelTimer timer) {
+        checkViews(q, k, v, o, dims, dims.qLen(), headDim, storage);
+        checkLse(lse, (long) dims.batch() * dims.heads() * dims.qLen());
+        build(true, false);
+        // (the tensor-core kernel takes the running max of raw scores, which is the max of the scaled ones only for scale > 0)
+        boolean mma = prefillMma != null && scale > 0 && aligned8(q) && aligned8(k) && aligned8(v) && aligned8(o);
+        ClKernel kn = mma ? prefillMma : prefill;
+        int rowsPerGroup = mma ? 16 * mmaWarps : tiles.blockM(), groupSize = mma ? 32 * mmaWarps : tiles.blockM();
+        int blocks = (dims.qLen() + rowsPerGroup - 1) / rowsPerGroup;
+        bindQkv(kn, q, k, v);
+        kn.arg(6, o.buffer()).arg4(7, o.offset(), o.batchStride(), o.headStride(), o.rowStride());
+        if (lse == null) kn.argNull(8); else kn.arg(8, lse);
+        kn.arg(9, dims.heads()).arg(10, dims.qLen()).arg(11, dims.kvLen()).arg(12, causal ? 1 : 0).arg(13, scale);
+        // heads (and batches) along x, query blocks along y: see prefill_block in flash_attn.cl
+        kn.launch(ctx, new long[] {(long) dims.heads() * dims.batch() * groupSize, blocks, 1}, new long[] {groupSize, 1, 1}, timer);
+    }
+
+    /** 16-byte rows: offset and strides multiples of 8 elements. */
+    private static boolean aligned8(TensorView t) {
+        return t.offset() % 8 == 0 && t.batchStride() % 8 == 0 && t.headStride() % 8 == 0 && t.rowStride() % 8 == 0;
+    }
+
+    /** Decode with the split length chosen for the device (see {@link #splitLength}). */
+    public void decode(TensorView q, TensorView k, TensorView v, TensorView o, ClBuffer lse,
+                       AttentionDims dims, float scale, KernelTimer timer) {
+        decode(q, k, v, o, lse, dims, scale, splitLength(dims), timer);
+    }
+
+    /**
+     * One query row per (batch, head) against kv_len keys (the last position: no mask), in
+     * chunks of {@code splitLen} keys merged by their running max and sum. {@code lse}
+     * ([batch, heads] fp32) may be null.
+     */
+    public void decode(TensorView q, TensorView k, TensorView v, TensorView o, ClBuffer lse,
+                       AttentionDims dims, float scale, int splitLen, KernelTimer timer) {
+        if (dims.qLen() != 1) throw new IllegalArgumentException("decode takes one query row, got q_len " + dims.qLen());
+        if (splitLen <= 0) throw new IllegalArgumentException("split length must be positive, got " + splitLen);
+        checkViews(q, k, v, o, dims, 1, headDim, storage);
+        checkLse(lse, (long) dims.batch() * dims.heads());
+        build(false, true);
+        ensurePartials((long) dims.batch() * dims.heads() * splits(dims.kvLen(), splitLen));
+        bindQkv(decode, q, k, v);
+        bindTail(decode, DECODE_TAIL, combine, o, lse, dims.heads(), scale, partO, partMl);
+        launchSplits(decode, DECODE_TAIL, combine, dims, splitLen, timer);
+    }
+
+    /**
+     * A decode step with the rotary embedding and the cache append folded in (one launch instead
+     * of two; Phi's decode graph): q, k and v of the new position, kv_len - 1, come from
+     * {@code qkv} ([batch, 3 x heads x head_dim] fp32, q | k | v); q and k are rotated
+     * (rotate-half) on their first {@code rot} dims with {@code invFreq} (rot / 2 floats), k and v
+     * are written into the cache views at that position, and attention runs over the cache's
+     * kv_len positions as {@link #decode} does.
+     */
+    public void decodeRope(ClBuffer qkv, ClBuffer invFreq, int rot, TensorView kCache, TensorView vCache, TensorView o, ClBuffer lse,
+                           AttentionDims dims, float scale, KernelTimer timer) {
+        checkRope(qkv, rot, kCache, vCache, o, lse, dims);
+        build(false, true);
+        int splitLen = splitLength(dims);
+        ensurePartials((long) dims.batch() * dims.heads() * splits(dims.kvLen(), splitLen));
+        bindRope(decodeRope, combine, qkv, invFreq, rot, kCache, vCache, o, lse, dims.heads(), scale, partO, partMl);
+        launchSplits(decodeRope, ROPE_TAIL, combine, dims, splitLen, timer);
+    }
+
+    /**
+     * {@link #decodeRope} bound once to its buffers, for up to {@code maxDims.kvLen()} keys: its
+     * own kernel objects and partial sums, so that a step sets three arguments (the key count, the
+     * split length, the number of splits) where {@link #decodeRope} sets 23. Phi's decode graph
+     * holds one per layer: some 650 fewer calls into the driver a token. Close it before this
+     * object.
+     */
+    public BoundDecodeRope bindDecodeRope(ClBuffer qkv, ClBuffer invFreq, int rot, TensorView kCache, TensorView vCache, TensorView o, ClBuffer lse,
+                                          AttentionDims maxDims, float scale) {
+        checkRope(qkv, rot, kCache, vCache, o, lse, maxDims);
+        build(false, true);
+        return new BoundDecodeRope(qkv, invFreq, rot, kCache, vCache, o, lse, maxDims, scale);
+    }
+
+    /** See {@link #bindDecodeRope}. */
+    public final class BoundDecodeRope implements AutoCloseable {
+        private final ClKernel kernel, comb;
+        private final ClBuffer po, pml;
+        private final AttentionDims maxDims;
+
+        private BoundDecodeRope(ClBuffer qkv, ClBuffer invFreq, int rot, TensorView kCache, TensorView vCache, TensorView o, ClBuffer lse,
+                                AttentionDims maxDims, float scale) {
+            this.maxDims = maxDims;
+            long rows = (long) maxDims.batch() * maxDims.heads() * maxSplits(maxDims);
+            ClKernel kn = null, cb = null;
+            ClBuffer a = null, b = null;
+            try {
+                kn = decodeProgram.kernel("flash_attn_decode_rope_" + storage.suffix);
+                cb = decodeProgram.kernel("flash_attn_decode_combine_" + storage.suffix);
+                a = ctx.allocate("decode partial outputs (bound)", rows * headDim * Float.BYTES);
+                b = ctx.allocate("decode partial max and sum (bound)", rows * 2 * Float.BYTES);
+            } catch (RuntimeException e) {
+                for (AutoCloseable c : new AutoCloseable[] {kn, cb, a}) {
+                    if (c != null) try { c.close(); } catch (Exception ignored) { }
+                }
+                throw e;
+            }
+            kernel = kn;
+            comb = cb;
+            po = a;
+            pml = b;
+            bindRope(kernel, comb, qkv, invFreq, rot, kCache, vCache, o, lse, maxDims.heads(), scale, po, pml);
+        }
+
+        /** The rotary embedding and cache append of position kvLen - 1, then attention over kvLen keys. */
+        public void run(int kvLen, KernelTimer timer) {
+            if (kvLen < 1 || kvLen > maxDims.kvLen()) {
+                throw new IllegalArgumentException("this bound decode takes 1.." + maxDims.kvLen() + " keys, asked for " + kvLen);
+            }
+            AttentionDims dims = new AttentionDims(maxDims.batch(), maxDims.heads(), 1, kvLen, headDim);
+            launchSplits(kernel, ROPE_TAIL, comb, dims, splitLength(dims), timer);
+        }
+
+        @Override
+        public void close() {
+            kernel.close();
+            comb.close();
+            po.close();
+            pml.close();
+        }
+    }
+
+    private void checkRope(ClBuffer qkv, int rot, TensorView kCache, TensorView vCache, TensorView o, ClBuffer lse, AttentionDims dims) {
+        if (dims.qLen() != 1) throw new IllegalArgumentException("decode takes one query row, got q_len " + dims.qLen());
+        if (rot < 0 || rot > headDim || rot % 2 != 0) throw new IllegalArgumentException("rotary dims must be even and at most head_dim " + headDim + ", got " + rot);
+        checkViews(kCache, kCache, vCache, o, dims, 1, headDim, storage);
+        checkLse(lse, (long) dims.batch() * dims.heads());
+        long need = (long) dims.batch() * 3 * dims.heads() * headDim * Float.BYTES;
+        if (qkv.bytes() < need) throw new IllegalArgumentException("qkv buffer '" + qkv.name() + "' holds " + qkv.bytes() + " bytes but needs " + need);
+    }
+
+    /** Index of the first argument after the inputs (part_o): 6 in flash_attn_decode, 7 in flash_attn_decode_rope. */
+    private static final int DECODE_TAIL = 6, ROPE_TAIL = 7;
+
+    private static void bindRope(ClKernel kn, ClKernel comb, ClBuffer qkv, ClBuffer invFreq, int rot, TensorView kCache, TensorView vCache,
+                                 TensorView o, ClBuffer lse, int heads, float scale, ClBuffer po, ClBuffer pml) {
+        kn.arg(0, qkv).arg(1, invFreq).arg(2, rot)
+                .arg(3, kCache.buffer()).arg4(4, kCache.offset(), kCache.batchStride(), kCache.headStride(), kCache.rowStride())
+                .arg(5, vCache.buffer()).arg4(6, vCache.offset(), vCache.batchStride(), vCache.headStride(), vCache.rowStride());
+        bindTail(kn, ROPE_TAIL, comb, o, lse, heads, scale, po, pml);
+    }
+
+    /** A decode kernel's arguments from {@code a} on, and the combine's, but for those that follow kv_len (see {@link #launchSplits}). */
+    private static void bindTail(ClKernel kn, int a, ClKernel comb, TensorView o, ClBuffer lse, int heads, float scale, ClBuffer po, ClBuffer pml) {
+        kn.arg(a, po).arg(a + 1, pml).arg(a + 2, heads).arg(a + 5, scale)
+                .arg(a + 6, o.buffer()).arg4(a + 7, o.offset(), o.batchStride(), o.headStride(), o.rowStride());
+        if (lse == null) kn.argNull(a + 8); else kn.arg(a + 8, lse);
+        comb.arg(0, po).arg(1, pml).arg(3, o.buffer()).arg4(4, o.offset(), o.batchStride(), o.headStride(), o.rowStride());
+        if (lse == null) comb.argNull(5); else comb.arg(5, lse);
+        comb.arg(6, heads);
+    }
+
+    /** Sets kv_len and the split length, launches the splits, then the combine unless there is one split (which wrote o itself). */
+    private void launchSplits(ClKernel kn, int a, ClKernel comb, AttentionDims dims, int splitLen, KernelTimer timer) {
+        int splits = splits(dims.kvLen(), splitLen);
+        kn.arg(a + 3, dims.kvLen()).arg(a + 4, splitLen);
+        kn.launch(ctx, new long[] {(long) splits * decodeWg, dims.heads(), dims.batch()}, new long[] {decodeWg, 1, 1}, timer);
+        if (splits == 1) return;
+        comb.arg(2, splits).launch(ctx, new long[] {headDim, dims.heads(), dims.batch()}, new long[] {headDim, 1, 1}, timer);
+    }
+
+    private static int splits(int kvLen, int splitLen) {
+        return (kvLen + splitLen - 1) / splitLen;
+    }
+
+    /** The most splits a decode of 1..maxDims.kvLen() keys takes with the default split length. */
+    int maxSplits(AttentionDims maxDims) {
+        int most = 1;
+        for (int kv = 1; kv <= maxDims.kvLen(); kv++) {
+            most = Math.max(most, splits(kv, splitLength(new AttentionDims(maxDims.batch(), maxDims.heads(), 1, kv, headDim))));
+        }
+        return most;
+    }
+
+    /** Kernels a decode of these dims launches with the default split: 1 (one split) or 2 (splits and combine). */
+    public int decodeLaunches(AttentionDims dims) {
+        return splitLength(dims) >= dims.kvLen() ? 1 : 2;
+    }
+
+    /**
+     * Keys per decode split: enough splits that the device has about eight work-groups per compute
+     * unit, each split at least two passes of its work-group over the keys (so up to 2 x the
+     * work-group's keys make one split, which writes o itself: no combine launch). One split for
+     * longer caches was measured on the H100 and lost: Phi-2 decode at context 512 ran 312 instead
+     * of 345 tokens/s, at 2000 229 instead of 323 (bench-results/2026-11-25-h100-generate-rope-fold-*).
+     */
+    public int splitLength(AttentionDims dims) {
+        long targetGroups = 8L * ctx.device().computeUnits();
+        long splitsWanted = Math.max(1, (targetGroups + (long) dims.batch() * dims.heads() - 1) / ((long) dims.batch() * dims.heads()));
+        long len = (dims.kvLen() + splitsWanted - 1) / splitsWanted;
+        len = (len + decodeWg - 1) / decodeWg * decodeWg;
+        return (int) Math.max(2L * decodeWg, len);
+    }
+
+    private void bindQkv(ClKernel kernel, TensorView q, TensorView k, TensorView v) {
+        kernel.arg(0, q.buffer()).arg4(1, q.offset(), q.batchStride(), q.headStride(), q.rowStride())
+                .arg(2, k.buffer()).arg4(3, k.offset(), k.batchStride(), k.headStride(), k.rowStride())
+                .arg(4, v.buffer()).arg4(5, v.offset(), v.batchStride(), v.headStride(), v.rowStride());
+    }
+
+    /** Refuses, naming the tensor, views that do not fit their buffers or kernels built for another head_dim. */
+    static void checkViews(TensorView q, TensorView k, TensorView v, TensorView o, AttentionDims dims, int qLen,
+                           int headDim, Storage storage) {
+        if (dims.headDim() != headDim) {
+            throw new IllegalArgumentException("head_dim " + dims.headDim() + " given to kernels built for head_dim " + headDim);
+        }
+        q.checkFits("q", dims.batch(), dims.heads(), qLen, headDim, storage);
+        k.checkFits("k", dims.batch(), dims.heads(), dims.kvLen(), headDim, storage);
+        v.checkFits("v", dims.batch(), dims.heads(), dims.kvLen(), headDim, storage);
+        o.checkFits("o", dims.batch(), dims.heads(), qLen, headDim, storage);
+    }
+
+    static void checkLse(ClBuffer lse, long elements) {
+        if (lse != null && lse.bytes() < elements * Float.BYTES) {
+            throw new IllegalArgumentException("lse buffer '" + lse.name() + "' holds " + lse.bytes() / Float.BYTES
+                    + " floats but needs " + elements + " (batch x heads x q_len)");
+        }
+    }
+
+    private void ensurePartials(long rows) {
+        if (partMl != null && partMl.bytes() >= rows * 2 * Float.BYTES) return;
+        if (partO != null) partO.close();
+        if (partMl != null) partMl.close();
+        partO = ctx.allocate("decode partial outputs", rows * headDim * Float.BYTES);
+        partMl = ctx.allocate("decode partial max and sum", rows * 2 * Float.BYTES);
+    }
+
+    @Override
+    public void close() {
+        if (prefill != null) prefill.close();
+        if (prefillMma != null) prefillMma.close();
+        if (decode != null) decode.close();
+        if (decodeRope != null) decodeRope.close();
+        if (combine != null) combine.close();
+        if (partO != null) partO.close();
+        if (partMl != null) partMl.close();
+    }
+}

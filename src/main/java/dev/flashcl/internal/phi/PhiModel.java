@@ -1,0 +1,496 @@
+package dev.flashcl.internal.phi;
+
+import dev.flashcl.internal.checkpoint.Checkpoint;
+import dev.flashcl.internal.checkpoint.PhiConfig;
+import dev.flashcl.internal.cl.Bytes;
+import dev.flashcl.internal.cl.ClBuffer;
+import dev.flashcl.internal.cl.ClContext;
+import dev.flashcl.internal.cl.ClKernel;
+import dev.flashcl.internal.cl.DeviceMemoryException;
+import dev.flashcl.internal.graph.Graph;
+import dev.flashcl.internal.graph.Graph.Step;
+import dev.flashcl.internal.graph.Graph.Tensor;
+import dev.flashcl.internal.kernels.AttentionDims;
+import dev.flashcl.internal.kernels.FlashAttention;
+import dev.flashcl.internal.phi.PhiKernels;
+import dev.flashcl.internal.kernels.Storage;
+import dev.flashcl.internal.kernels.TensorView;
+import dev.flashcl.tokenizer.Tokenizer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.LongConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Phi (Phi-2 and models of its shape) on one OpenCL device: the weights, a KV cache for the
+ * context length, and two graphs built once from the config, one for prefill chunks (GEMM, flash
+ * prefill) and one for single-token decode (GEMV, flash decoding). Per layer:
+ *
+ * <pre>
+ *   layer.L.input_layernorm   h = LN(x)
+ *   layer.L.attn.qkv          qkv = h Wqkv^T + b                (q, k, v fused)
+ *   layer.L.attn.rope_cache   q = rope(q); cache[pos..] = rope(k), v
+ *   layer.L.attn.flash        o = softmax(q K^T / sqrt(d), causal) V
+ *   layer.L.mlp.fc1           g = gelu_new(h W1^T + b1)
+ *   layer.L.dense+mlp.fc2     partials of o Wd^T and g W2^T     (split along k: one launch that fills the device)
+ *   layer.L.residual          x += bd + b2 + the partials       (parallel block: one LN feeds both, x = x + attn + mlp)
+ * </pre>
+ * The decode graph fuses qkv with fc1 ({@code layer.L.qkv+mlp.fc1}: both read h), the rotary
+ * embedding and cache append into attention ({@code layer.L.attn.rope+flash}), and dense with fc2
+ * ({@code layer.L.dense+mlp.fc2}: both add into x): four launches a layer instead of seven (five
+ * where attention splits the keys and combines). (Folding the LayerNorm into the first was
+ * measured twice and dropped: each work-group reducing the residual row itself cost what the
+ * saved launch gained on an H100, and the statistics taken in the GEMV's own pass over x, with
+ * the LayerNorm's weights folded into qkv and fc1 at load, made that GEMV 0.39 ms a token slower
+ * on an H200 where the LayerNorms took 0.31: commit 089627e, reverted.) Then final_layernorm, lm_head (last row, or every row when asked) and argmax on the device.
+ * The prefill graph's argmax writes the next id where the decode graph's embedding reads it, so
+ * a greedy step needs only the 4-byte read of that id. Not thread-safe: one generation at a time
+ * (see {@link Generator}).
+ */
+public final class PhiModel implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(PhiModel.class);
+
+    /**
+     * @param contextLength KV cache positions (0: the config's max_position_embeddings)
+     * @param storage       weights, KV cache and matrix-product inputs: F16 (default) or F32
+     * @param prefillChunk  rows per prefill pass; longer prompts run in chunks
+     * @param allLogits     keep the logits of every prompt row (tests), not only the last
+     */
+    public record Options(int contextLength, Storage storage, int prefillChunk, boolean allLogits) {
+        public static Options defaults() {
+            return new Options(0, Storage.F16, 2048, false);
+        }
+
+        public Options withStorage(Storage s) {
+            return new Options(contextLength, s, prefillChunk, allLogits);
+        }
+
+        public Options withContext(int n) {
+            return new Options(n, storage, prefillChunk, allLogits);
+        }
+
+        public Options withChunk(int n) {
+            return new Options(contextLength, storage, n, allLogits);
+        }
+
+        public Options withAllLogits(boolean b) {
+            return new Options(contextLength, storage, prefillChunk, b);
+        }
+    }
+
+    private final ClContext ctx;
+    private final PhiConfig cfg;
+    private final Tokenizer tokenizer;
+    private final Options opts;
+    private final int context;
+    private final Storage st;
+    private boolean tensorCores;
+    private final List<AutoCloseable> owned = new ArrayList<>();
+    private PhiWeights w;
+    private ClBuffer ids, logits, kCache, vCache, invFreq;
+    private Graph prefillGraph, decodeGraph;
+    private FlashAttention flash;
+    private volatile int cached;   // positions held in the KV cache (read by other threads: progress, cancellation)
+
+    private PhiModel(ClContext ctx, PhiConfig cfg, Tokenizer tokenizer, Options opts) {
+        this.ctx = ctx;
+        this.cfg = cfg;
+        this.tokenizer = tokenizer;
+        this.opts = opts;
+        this.st = opts.storage();
+        int max = cfg.maxPositions();
+        if (opts.contextLength() < 0 || opts.contextLength() > max) {
+            throw new IllegalArgumentException("context length " + opts.contextLength() + " is outside 1.." + max + " (the model's max_position_embeddings)");
+        }
+        this.context = opts.contextLength() == 0 ? max : opts.contextLength();
+        if (opts.prefillChunk() < 1) throw new IllegalArgumentException("prefill chunk must be positive, got " + opts.prefillChunk());
+    }
+
+    /** Loads the model in {@code dir} (config.json, safetensors, tokenizer files) onto the device. */
+    public static PhiModel load(ClContext ctx, Path dir, Options opts, LongConsumer progress) {
+        PhiConfig cfg = PhiConfig.read(dir);
+        Checkpoint ck = Checkpoint.open(dir);
+        PhiWeights.validate(ck, cfg);
+        Tokenizer tok = Files.isRegularFile(dir.resolve("tokenizer.json")) || Files.isRegularFile(dir.resolve("vocab.json")) ? Tokenizer.load(dir) : null;
+        PhiModel m = new PhiModel(ctx, cfg, tok, opts);
+        long need = deviceBytesFor(cfg, m.st, m.context, opts.prefillChunk(), opts.allLogits(), ck.has("lm_head.weight"));
+        long have = ctx.device().globalMemBytes() - ctx.bytesInUse();
+        if (need > have) {
+            throw new DeviceMemoryException(String.format("%s needs about %s of device memory at context %d (%s weights), but %s has %s free; "
+                    + "use --context to shorten the KV cache, or a device with more memory", dir, Bytes.format(need), m.context, m.st.suffix,
+                    ctx.device().name(), Bytes.format(have)));
+        }
+        try {
+            long t0 = System.nanoTime();
+            m.w = PhiWeights.load(ctx, ck, cfg, m.st, progress == null ? n -> {} : progress);
+            m.owned.add(m.w);
+            m.build();
+            log.info("loaded {} ({} parameters, {} weights) in {} ms; device memory {} ({} weights, {} KV cache for {} positions)",
+                    dir, cfg.parameters(), m.st.suffix, (System.nanoTime() - t0) / 1_000_000, Bytes.format(ctx.bytesInUse()),
+                    Bytes.format(PhiWeights.deviceBytes(cfg, m.st, !ck.has("lm_head.weight"))), Bytes.format(m.cacheBytes()), m.context);
+            return m;
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    /** Device bytes of the KV cache. */
+    public long cacheBytes() {
+        return cacheBytes(cfg, st, context);
+    }
+
+    private static long cacheBytes(PhiConfig cfg, Storage st, int context) {
+        return 2L * cfg.numLayers() * context * cfg.hiddenSize() * st.bytes;
+    }
+
+    /**
+     * Weights + KV cache + activations for a model at a context length, before anything is
+     * allocated (the check in {@link #load}, and {@code inspect}).
+     */
+    public static long deviceBytesFor(PhiConfig cfg, Storage st, int context, int prefillChunk, boolean allLogits, boolean separateHead) {
+        long h = cfg.hiddenSize(), f = cfg.intermediateSize(), v = cfg.vocabSize(), rows = prefillChunk;
+        long perRow = 4 * h + 3 * h * 4 + 3 * h * st.bytes + f * st.bytes;   // x, qkv, h/q/o, g
+        long logitRows = allLogits ? rows : 1;
+        return PhiWeights.deviceBytes(cfg, st, !separateHead) + cacheBytes(cfg, st, context) + rows * perRow * 2 + logitRows * v * 4 + rows * 4;
+    }
+
+    private void build() {
+        int h = cfg.hiddenSize(), heads = cfg.numHeads(), d = cfg.headDim(), layers = cfg.numLayers();
+        int chunk = Math.min(opts.prefillChunk(), context);
+        ids = own(ctx.allocate("token ids", (long) Math.max(chunk, 2) * 4));   // argmax leaves (id, not-finite flag) in the first two
+        logits = own(ctx.allocate("logits", (long) (opts.allLogits() ? chunk : 1) * cfg.vocabSize() * 4));
+        long layerCache = (long) heads * context * d;
+        kCache = own(ctx.allocate("KV cache (keys)", layers * layerCache * st.bytes));
+        vCache = own(ctx.allocate("KV cache (values)", layers * layerCache * st.bytes));
+        float[] inv = new float[cfg.rotaryDims() / 2];
+        for (int i = 0; i < inv.length; i++) {   // as transformers: 1 / base^(2i / rot), in float32
+            float exponent = (float) (2 * i) / cfg.rotaryDims();
+            inv[i] = 1.0f / (float) Math.pow(cfg.ropeTheta(), exponent);
+        }
+        invFreq = own(ctx.allocate("rotary inverse frequencies", Math.max(4, inv.length * 4L)));
+        if (inv.length > 0) invFreq.write(inv);
+        flash = own(new FlashAttention(ctx, st, d).build(true, true));   // compile now, not inside the first prefill
+        PhiKernels k = new PhiKernels(ctx, st);
+        tensorCores = k.tensorCores();
+        prefillGraph = own(buildGraph("prefill", k, chunk, false));
+        decodeGraph = own(buildGraph("decode", k, 1, true));
+        log.info("graphs: prefill {} nodes, {} activation buffers ({}); decode {} nodes, {} buffers ({})", prefillGraph.size(),
+                prefillGraph.bufferCount(), Bytes.format(prefillGraph.activationBytes()), decodeGraph.size(), decodeGraph.bufferCount(),
+                Bytes.format(decodeGraph.activationBytes()));
+    }
+
+    private <T extends AutoCloseable> T own(T resource) {
+        owned.add(resource);
+        return resource;
+    }
+
+    private Graph buildGraph(String name, PhiKernels k, int maxRows, boolean decode) {
+        int h = cfg.hiddenSize(), heads = cfg.numHeads(), d = cfg.headDim(), f = cfg.intermediateSize(), v = cfg.vocabSize();
+        Graph g = new Graph(name);
+        Tensor x = g.tensor("x", 4L * h);
+        g.node("embed", List.of(), List.of(x), gr -> {
+            ClKernel kn = kernel(k, "embed").arg(0, ids).arg(1, w.embed).arg(2, x.buffer()).arg(3, h).arg(4, v);
+            return s -> kn.launch(ctx, new long[] {h, s.rows()}, null);
+        });
+        for (int l = 0; l < cfg.numLayers(); l++) {
+            PhiWeights.Layer lw = w.layers[l];
+            String p = "layer." + l + ".";
+            Tensor hn = g.tensor(p + "h", (long) h * st.bytes);
+            Tensor qkv = g.tensor(p + "qkv", 12L * h);
+            Tensor q = decode ? null : g.tensor(p + "q", (long) h * st.bytes);
+            Tensor o = g.tensor(p + "o", (long) h * st.bytes);
+            Tensor mid = g.tensor(p + "g", (long) f * st.bytes);
+            g.node(p + "input_layernorm", List.of(x), List.of(hn), gr -> layerNorm(k, x, lw.lnW(), lw.lnB(), hn));
+            if (decode) {   // one launch for both products of h, one for both residual adds (fewer, larger launches)
+                g.node(p + "qkv+mlp.fc1", List.of(hn), List.of(qkv, mid), gr -> {
+                    ClKernel kn = kernel(k, "gemv_qkv_fc1").arg(0, hn.buffer()).arg(1, lw.qkvW()).arg(2, lw.qkvB()).arg(3, qkv.buffer()).arg(4, 3 * h)
+                            .arg(5, lw.fc1W()).arg(6, lw.fc1B()).arg(7, mid.buffer()).arg(8, f).arg(9, h);
+                    return s -> kn.launch(ctx, k.gemvGlobal(3 * h + f), new long[] {k.gemvWg()});
+                });
+            } else {
+                g.node(p + "attn.qkv", List.of(hn), List.of(qkv), gr -> gemm(k, "f32out", hn, lw.qkvW(), lw.qkvB(), qkv, 3 * h, h));
+            }
+            final long cacheOffset = (long) l * heads * context * d;
+            final int off = Math.toIntExact(cacheOffset);
+            final float scale = (float) (1.0 / Math.sqrt(d));
+            if (decode) {   // rotary embedding, cache append and attention in one launch (or two with a combine)
+                g.node(p + "attn.rope+flash", List.of(qkv), List.of(o), gr -> {   // bound once: a step sets only the key count
+                    TensorView kv = new TensorView(kCache, off, 0, context * d, d);
+                    TensorView vv = new TensorView(vCache, off, 0, context * d, d);
+                    TensorView ov = new TensorView(o.buffer(), 0, 0, d, h);
+                    var bound = own(flash.bindDecodeRope(qkv.buffer(), invFreq, cfg.rotaryDims(), kv, vv, ov, null,
+                            new AttentionDims(1, heads, 1, context, d), scale));
+                    return s -> bound.run(s.kvLen(), null);
+                });
+            } else {
+                g.node(p + "attn.rope_cache", List.of(qkv), List.of(q), gr -> {
+                    ClKernel kn = kernel(k, "rope_cache").arg(0, qkv.buffer()).arg(1, invFreq).arg(2, q.buffer()).arg(3, kCache).arg(4, vCache)
+                            .arg(5, heads).arg(6, d).arg(7, cfg.rotaryDims()).arg(10, context).arg(11, Math.toIntExact(cacheOffset / d));
+                    return s -> {
+                        kn.arg(8, s.rows()).arg(9, s.position());
+                        kn.launch(ctx, new long[] {d, heads, s.rows()}, null);
+                    };
+                });
+                g.node(p + "attn.flash", List.of(q), List.of(o), gr -> s -> {
+                    TensorView kv = new TensorView(kCache, off, 0, context * d, d);
+                    TensorView vv = new TensorView(vCache, off, 0, context * d, d);
+                    TensorView qv = new TensorView(q.buffer(), 0, 0, s.rows() * d, d);
+                    TensorView ov = new TensorView(o.buffer(), 0, 0, d, h);   // written as [rows, heads, d] = [rows, H]
+                    flash.prefill(qv, kv, vv, ov, null, new AttentionDims(1, heads, s.rows(), s.kvLen(), d), true, scale, null);
+                });
+            }
+            if (decode) {
+                g.node(p + "dense+mlp.fc2", List.of(o, mid, x), List.of(x), gr -> {
+                    ClKernel kn = kernel(k, "gemv_dense_fc2").arg(0, o.buffer()).arg(1, lw.denseW()).arg(2, lw.denseB()).arg(3, h)
+                            .arg(4, mid.buffer()).arg(5, lw.fc2W()).arg(6, lw.fc2B()).arg(7, f).arg(8, x.buffer()).arg(9, h);
+                    return s -> kn.launch(ctx, new long[] {(long) h * k.gemvWg()}, new long[] {k.gemvWg()});
+                });
+            } else {
+                g.node(p + "mlp.fc1", List.of(hn), List.of(mid), gr -> gemm(k, "gelu", hn, lw.fc1W(), lw.fc1B(), mid, f, h));
+                PhiKernels.Split split = PhiKernels.Split.of(h, f);
+                Tensor part = g.tensor(p + "partials", 4L * split.parts() * h);
+                g.node(p + "dense+mlp.fc2", List.of(o, mid), List.of(part), gr -> splitGemm(k, split, o, lw.denseW(), mid, lw.fc2W(), part, h, f));
+                g.node(p + "residual", List.of(part, x), List.of(x), gr -> {
+                    ClKernel kn = kernel(k, "residual_sum").arg(0, part.buffer()).arg(1, split.parts()).arg(2, lw.denseB()).arg(3, lw.fc2B())
+                            .arg(4, x.buffer()).arg(6, h);
+                    return s -> kn.arg(5, s.rows()).launch(ctx, new long[] {h, s.rows()}, null);
+                });
+            }
+        }
+        Tensor hf = g.tensor("final_h", (long) h * st.bytes);
+        g.node("final_layernorm", List.of(x), List.of(hf), gr -> layerNorm(k, x, w.finalLnW, w.finalLnB, hf));
+        boolean all = opts.allLogits() && !decode;
+        g.node("lm_head", List.of(hf), List.of(), gr -> {
+            if (all) {
+                ClKernel kn = kernel(k, "gemm_f32out").arg(0, hf.buffer()).arg(1, 0).arg(2, w.lmHeadW).arg(3, w.lmHeadB).arg(4, logits)
+                        .arg(6, v).arg(7, h);
+                return s -> {
+                    kn.arg(5, s.rows());
+                    kn.launch(ctx, PhiKernels.Gemm.TILE64.global(s.rows(), v), PhiKernels.Gemm.TILE64.local());
+                };
+            }
+            ClKernel kn = kernel(k, "gemv_f32out").arg(0, hf.buffer()).arg(2, w.lmHeadW).arg(3, w.lmHeadB).arg(4, logits).arg(5, v).arg(6, h);
+            return s -> {
+                kn.arg(1, s.rows() - 1);   // the last row only
+                kn.launch(ctx, k.gemvGlobal(v), new long[] {k.gemvWg()});
+            };
+        });
+        g.node("argmax", List.of(), List.of(), gr -> {
+            ClKernel kn = kernel(k, "argmax").arg(0, logits).arg(2, v).arg(3, ids);
+            return s -> {
+                kn.arg(1, all ? (s.rows() - 1) * v : 0);
+                kn.launch(ctx, new long[] {k.argmaxWg()}, new long[] {k.argmaxWg()});
+            };
+        });
+        g.plan(ctx, maxRows);
+        return g;
+    }
+
+    private ClKernel kernel(PhiKernels k, String name) {
+        return own(k.kernel(name));
+    }
+
+    private Graph.Launch layerNorm(PhiKernels k, Tensor in, ClBuffer wt, ClBuffer b, Tensor out) {
+        ClKernel kn = kernel(k, "layernorm").arg(0, in.buffer()).arg(1, wt).arg(2, b).arg(3, out.buffer())
+                .arg(4, cfg.hiddenSize()).arg(5, (float) cfg.layerNormEps());
+        return s -> kn.launch(ctx, new long[] {(long) s.rows() * k.lnWg()}, new long[] {k.lnWg()});
+    }
+
+    /** A prefill matrix product with its epilogue; the kernel is chosen per launch from the row count. */
+    private Graph.Launch gemm(PhiKernels k, String epilogue, Tensor a, ClBuffer wt, ClBuffer b, Tensor out, int n, int kk) {
+        Map<PhiKernels.Gemm, ClKernel> kernels = gemmKernels(k, epilogue,
+                kn -> kn.arg(0, a.buffer()).arg(1, 0).arg(2, wt).arg(3, b).arg(4, out.buffer()).arg(6, n).arg(7, kk));
+        return s -> {
+            PhiKernels.Gemm g = k.gemm(s.rows(), n, kk);
+            kernels.get(g).arg(5, s.rows()).launch(ctx, g.global(s.rows(), n), g.local());
+        };
+    }
+
+    /** o Wd^T and g W2^T, split along k, into the partial sums the residual node adds into x. */
+    private Graph.Launch splitGemm(PhiKernels k, PhiKernels.Split split, Tensor o, ClBuffer wd, Tensor mid, ClBuffer w2, Tensor part, int h, int f) {
+        boolean k8 = h % 8 == 0 && f % 8 == 0;
+        Map<PhiKernels.Gemm, ClKernel> kernels = gemmKernels(k, "split", kn -> kn.arg(0, o.buffer()).arg(1, wd).arg(2, h).arg(3, mid.buffer())
+                .arg(4, w2).arg(5, f).arg(6, split.chunk()).arg(7, part.buffer()).arg(9, h));
+        return s -> {
+            PhiKernels.Gemm g = k.gemm(s.rows(), h, k8, split.parts());
+            kernels.get(g).arg(8, s.rows()).launch(ctx, g.global(s.rows(), h, split.parts()), g.local());
+        };
+    }
+
+    /** The kernel {@code suffix} of each GEMM tiling the program has, its fixed arguments bound by {@code bind}. */
+    private Map<PhiKernels.Gemm, ClKernel> gemmKernels(PhiKernels k, String suffix, java.util.function.UnaryOperator<ClKernel> bind) {
+        Map<PhiKernels.Gemm, ClKernel> kernels = new EnumMap<>(PhiKernels.Gemm.class);
+        for (PhiKernels.Gemm g : PhiKernels.Gemm.values()) {
+            if (k.has(g)) kernels.put(g, bind.apply(kernel(k, g.prefix + suffix)));
+        }
+        return kernels;
+    }
+
+    public PhiConfig config() {
+        return cfg;
+    }
+
+    /** The tokenizer from the model directory, or null when it has none. */
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public int contextLength() {
+        return context;
+    }
+
+    public int cachedPositions() {
+        return cached;
+    }
+
+    public Storage storage() {
+        return st;
+    }
+
+    public ClContext context() {
+        return ctx;
+    }
+
+    /** Forgets the KV cache (the next prefill starts at position 0). */
+    public void reset() {
+        cached = 0;
+    }
+
+    /**
+     * Runs {@code tokens} through the model after what the cache holds, in chunks, and returns
+     * the argmax of the last row's logits (which also waits for the device).
+     */
+    public int prefill(int[] tokens, Graph.Observer observer) {
+        if (tokens.length == 0) throw new IllegalArgumentException("nothing to prefill: no tokens");
+        if (cached + tokens.length > context) {
+            throw new IllegalArgumentException("prompt of " + tokens.length + " tokens after " + cached + " cached positions exceeds the context of "
+                    + context + " positions");
+        }
+        for (int t : tokens) {
+            if (t < 0 || t >= cfg.vocabSize()) throw new IllegalArgumentException("token id " + t + " is outside the vocabulary of " + cfg.vocabSize());
+        }
+        int first = cached;
+        runChunks(prefillGraph, tokens, observer);
+        int[] r = readIdAndFlag();
+        if (r[1] != 0) throw diagnose(tokens, first);
+        return last = r[0];
+    }
+
+    private int last;   // the id the next decode step reads, as the host last saw it
+
+    /** Runs {@code tokens} through {@code g} after the cached positions, in chunks of the prefill size, advancing the cache. */
+    private void runChunks(Graph g, int[] tokens, Graph.Observer observer) {
+        int chunk = Math.min(opts.prefillChunk(), context);
+        for (int start = 0; start < tokens.length; start += chunk) {
+            int rows = Math.min(chunk, tokens.length - start);
+            ids.write(java.util.Arrays.copyOfRange(tokens, start, start + rows));
+            g.run(new Step(rows, cached), observer);
+            cached += rows;
+        }
+    }
+
+    /**
+     * The logits went NaN or infinite: runs the same tokens again from the same position with a
+     * check of the residual stream after the embedding and after every layer, and names the
+     * first place a non-finite value appeared.
+     */
+    private NumericalException diagnose(int[] tokens, int first) {
+        cached = first;
+        String[] found = {null};
+        boolean decode = tokens.length == 1 && first > 0;
+        Graph g = decode ? decodeGraph : prefillGraph;
+        int h = cfg.hiddenSize();
+        Graph.Observer check = (node, step) -> {
+            if (found[0] != null || !(node.equals("embed") || node.endsWith(decode ? ".dense+mlp.fc2" : ".residual") || node.equals("final_layernorm"))) return;
+            String tensor = node.equals("final_layernorm") ? "final_h" : "x";
+            if (tensor.equals("final_h") && st != Storage.F32) return;
+            float[] v = new float[step.rows() * h];
+            g.get(tensor).buffer().read(v, 0);
+            for (float f : v) {
+                if (!Float.isFinite(f)) {
+                    found[0] = node.equals("embed") ? "the embedding" : node.equals("final_layernorm") ? "the final LayerNorm"
+                            : "layer " + node.split("\\.")[1] + " (its output, x + attention + MLP)";
+                    return;
+                }
+            }
+        };
+        runChunks(g, tokens, check);
+        return new NumericalException(String.format("NaN or infinity in the logits at position %d; it first appeared in %s. "
+                + "The checkpoint may hold non-finite weights, or activations overflowed %s storage (try --storage f32)",
+                cached - 1, found[0] != null ? found[0] : "the lm_head (every layer's output was finite)", st.suffix));
+    }
+
+    /**
+     * One decode step: the id the last step left on the device (or {@link #setNextToken}) goes in
+     * at the next position; returns the argmax of the new logits.
+     */
+    public int decode(Graph.Observer observer) {
+        if (cached + 1 > context) throw new IllegalStateException("the KV cache is full (" + context + " positions)");
+        int input = last;
+        decodeGraph.run(new Step(1, cached), observer);
+        cached += 1;
+        int[] r = readIdAndFlag();
+        if (r[1] != 0) throw diagnose(new int[] {input}, cached - 1);
+        return last = r[0];
+    }
+
+    /** Overrides the id the next decode step reads (sampling picks it on the host). */
+    public void setNextToken(int id) {
+        if (id < 0 || id >= cfg.vocabSize()) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + cfg.vocabSize());
+        ids.write(new int[] {id});
+        last = id;
+    }
+
+    private int[] readIdAndFlag() {
+        int[] t = new int[2];
+        ids.read(t);
+        return t;
+    }
+
+    /** The logits of the last pass: its last row, or with allLogits after a prefill, {@code rows} rows. */
+    public float[] logits(int rows) {
+        float[] out = new float[rows * cfg.vocabSize()];
+        logits.read(out, 0);
+        return out;
+    }
+
+    /** Reads a graph tensor of the last pass (tests, debugging): {@code count} floats of an fp32 tensor such as "x". */
+    public float[] readTensor(boolean decode, String tensor, int count) {
+        float[] out = new float[count];
+        (decode ? decodeGraph : prefillGraph).get(tensor).buffer().read(out, 0);
+        return out;
+    }
+
+    /** Whether the prefill matrix products run on tensor cores (see {@link PhiKernels}). */
+    public boolean tensorCores() {
+        return tensorCores;
+    }
+
+    /** Kernels a decode step enqueues with {@code kvLen} keys cached (attention: one, or split and combine). */
+    public int kernelsPerDecodeStep(int kvLen) {
+        int attention = flash.decodeLaunches(new AttentionDims(1, cfg.numHeads(), 1, kvLen, cfg.headDim()));
+        return decodeGraph.size() + cfg.numLayers() * (attention - 1);
+    }
+
+    public List<String> nodeNames(boolean decode) {
+        return (decode ? decodeGraph : prefillGraph).nodeNames();
+    }
+
+    @Override
+    public void close() {
+        for (int i = owned.size() - 1; i >= 0; i--) {
+            try {
+                owned.get(i).close();
+            } catch (Exception e) {
+                log.warn("closing {}: {}", owned.get(i), e.toString());
+            }
+        }
+        owned.clear();
+    }
+}

@@ -1,0 +1,215 @@
+package dev.flashcl.internal.phi;
+
+import dev.flashcl.internal.checkpoint.Checkpoint;
+import dev.flashcl.internal.checkpoint.CheckpointException;
+import dev.flashcl.internal.checkpoint.DType;
+import dev.flashcl.internal.checkpoint.PhiConfig;
+import dev.flashcl.internal.checkpoint.TensorInfo;
+import dev.flashcl.internal.cl.ClBuffer;
+import dev.flashcl.internal.cl.ClContext;
+import dev.flashcl.internal.kernels.Half;
+import dev.flashcl.internal.kernels.Storage;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.MappedByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.LongConsumer;
+
+/**
+ * Phi's weights on the device. Matrices are stored as the model's storage type (F16 or F32;
+ * BF16 and F32 checkpoints converted while copying), q/k/v fused into one [3H, H] matrix;
+ * LayerNorm parameters and biases are fp32. Tensors go from the memory-mapped file to the device
+ * one at a time, converted through a small direct staging buffer when the types differ.
+ */
+final class PhiWeights implements AutoCloseable {
+    record Layer(ClBuffer lnW, ClBuffer lnB, ClBuffer qkvW, ClBuffer qkvB, ClBuffer denseW, ClBuffer denseB,
+                 ClBuffer fc1W, ClBuffer fc1B, ClBuffer fc2W, ClBuffer fc2B) {}
+
+    final ClBuffer embed, finalLnW, finalLnB, lmHeadW, lmHeadB;
+    final Layer[] layers;
+    private final List<ClBuffer> owned;
+
+    private PhiWeights(ClBuffer embed, ClBuffer finalLnW, ClBuffer finalLnB, ClBuffer lmHeadW, ClBuffer lmHeadB, Layer[] layers, List<ClBuffer> owned) {
+        this.embed = embed;
+        this.finalLnW = finalLnW;
+        this.finalLnB = finalLnB;
+        this.lmHeadW = lmHeadW;
+        this.lmHeadB = lmHeadB;
+        this.layers = layers;
+        this.owned = owned;
+    }
+
+    static String layer(int i, String rest) {
+        return "model.layers." + i + "." + rest;
+    }
+
+    /** Checks every tensor the config needs against the checkpoint (present, right shape) before anything is allocated. */
+    static void validate(Checkpoint ck, PhiConfig c) {
+        long v = c.vocabSize(), h = c.hiddenSize(), f = c.intermediateSize();
+        expect(ck, "model.embed_tokens.weight", v, h);
+        for (int i = 0; i < c.numLayers(); i++) {
+            expect(ck, layer(i, "input_layernorm.weight"), h);
+            expect(ck, layer(i, "input_layernorm.bias"), h);
+            for (String p : new String[] {"q_proj", "k_proj", "v_proj", "dense"}) {
+                expect(ck, layer(i, "self_attn." + p + ".weight"), h, h);
+                expect(ck, layer(i, "self_attn." + p + ".bias"), h);
+            }
+            expect(ck, layer(i, "mlp.fc1.weight"), f, h);
+            expect(ck, layer(i, "mlp.fc1.bias"), f);
+            expect(ck, layer(i, "mlp.fc2.weight"), h, f);
+            expect(ck, layer(i, "mlp.fc2.bias"), h);
+        }
+        expect(ck, "model.final_layernorm.weight", h);
+        expect(ck, "model.final_layernorm.bias", h);
+        if (!c.tieWordEmbeddings() || ck.has("lm_head.weight")) expect(ck, "lm_head.weight", v, h);
+        expect(ck, "lm_head.bias", v);
+    }
+
+    private static void expect(Checkpoint ck, String name, long... shape) {
+        if (!ck.has(name)) {
+            throw new CheckpointException(ck.dir() + ": tensor '" + name + "' is missing (the config needs it" +
+                    (name.startsWith("transformer.") ? "" : "; is this the older phi-msft layout?") + ")");
+        }
+        TensorInfo t = ck.get(name);
+        if (!Arrays.equals(t.shape(), shape)) {
+            throw new CheckpointException(t.file() + ": tensor '" + name + "' has shape " + t.shapeString() + " but config.json implies "
+                    + Arrays.toString(shape));
+        }
+    }
+
+    /** Device bytes the weights take in {@code s}. */
+    static long deviceBytes(PhiConfig c, Storage s, boolean tiedUsesEmbedding) {
+        long v = c.vocabSize(), h = c.hiddenSize(), f = c.intermediateSize();
+        long matrices = v * h + c.numLayers() * (4 * h * h + 2 * f * h) + (tiedUsesEmbedding ? 0 : v * h);
+        long vectors = c.numLayers() * (2 * h + 3 * h + h + f + h) + 2 * h + v;
+        return matrices * s.bytes + vectors * 4;
+    }
+
+    static PhiWeights load(ClContext ctx, Checkpoint ck, PhiConfig c, Storage s, LongConsumer progress) {
+        List<ClBuffer> owned = new ArrayList<>();
+        try {
+            Uploader up = new Uploader(ctx, owned, progress);
+            long h = c.hiddenSize();
+            ClBuffer embed = up.matrix("model.embed_tokens.weight", ck.get("model.embed_tokens.weight"), s);
+            Layer[] layers = new Layer[c.numLayers()];
+            for (int i = 0; i < layers.length; i++) {
+                String[] qkv = {"q_proj", "k_proj", "v_proj"};
+                ClBuffer qkvW = up.fused(layer(i, "self_attn.qkv (fused)"), ck, layer(i, "self_attn.%s.weight"), qkv, s);
+                ClBuffer qkvB = up.fused(layer(i, "self_attn.qkv.bias (fused)"), ck, layer(i, "self_attn.%s.bias"), qkv, Storage.F32);
+                layers[i] = new Layer(up.vector(ck.get(layer(i, "input_layernorm.weight"))), up.vector(ck.get(layer(i, "input_layernorm.bias"))),
+                        qkvW, qkvB,
+                        up.matrix(layer(i, "self_attn.dense.weight"), ck.get(layer(i, "self_attn.dense.weight")), s),
+                        up.vector(ck.get(layer(i, "self_attn.dense.bias"))),
+                        up.matrix(layer(i, "mlp.fc1.weight"), ck.get(layer(i, "mlp.fc1.weight")), s), up.vector(ck.get(layer(i, "mlp.fc1.bias"))),
+                        up.matrix(layer(i, "mlp.fc2.weight"), ck.get(layer(i, "mlp.fc2.weight")), s), up.vector(ck.get(layer(i, "mlp.fc2.bias"))));
+            }
+            ClBuffer lnW = up.vector(ck.get("model.final_layernorm.weight"));
+            ClBuffer lnB = up.vector(ck.get("model.final_layernorm.bias"));
+            ClBuffer headW = ck.has("lm_head.weight") ? up.matrix("lm_head.weight", ck.get("lm_head.weight"), s) : embed;
+            ClBuffer headB = up.vector(ck.get("lm_head.bias"));
+            return new PhiWeights(embed, lnW, lnB, headW, headB, layers, owned);
+        } catch (RuntimeException e) {
+            for (ClBuffer b : owned) b.close();   // nothing half-loaded stays on the device
+            throw e;
+        }
+    }
+
+    @Override
+    public void close() {
+        for (ClBuffer b : owned) b.close();
+        owned.clear();
+    }
+
+    /** Copies tensors to the device, converting dtype through a direct staging buffer. */
+    private static final class Uploader {
+        private static final int STAGE_ELEMENTS = 1 << 20;
+        private final ClContext ctx;
+        private final List<ClBuffer> owned;
+        private final LongConsumer progress;
+        private final ByteBuffer stage = ByteBuffer.allocateDirect(STAGE_ELEMENTS * 4).order(ByteOrder.LITTLE_ENDIAN);
+
+        Uploader(ClContext ctx, List<ClBuffer> owned, LongConsumer progress) {
+            this.ctx = ctx;
+            this.owned = owned;
+            this.progress = progress;
+        }
+
+        ClBuffer alloc(String name, long bytes) {
+            ClBuffer b = ctx.allocate(name, bytes);
+            owned.add(b);
+            return b;
+        }
+
+        ClBuffer matrix(String name, TensorInfo t, Storage s) {
+            ClBuffer b = alloc(name, t.elements() * s.bytes);
+            copy(t, b, 0, s);
+            return b;
+        }
+
+        ClBuffer vector(TensorInfo t) {
+            ClBuffer b = alloc(t.name(), t.elements() * 4);
+            copy(t, b, 0, Storage.F32);
+            return b;
+        }
+
+        /**
+         * Tensors {@code parts} (e.g. q, k, v) stacked in one buffer, assembled on the host and
+         * written in one transfer (one write per buffer also keeps Oclgrind's uninitialized-value
+         * tracking exact: it reported reads of buffers filled by several partial writes).
+         */
+        ClBuffer fused(String name, Checkpoint ck, String pattern, String[] parts, Storage target) {
+            long total = 0;
+            for (String p : parts) total += ck.get(String.format(pattern, p)).elements() * target.bytes;
+            if (total > Integer.MAX_VALUE) throw new CheckpointException(name + ": " + total + " bytes is over 2 GB");
+            ByteBuffer all = ByteBuffer.allocateDirect((int) total).order(ByteOrder.LITTLE_ENDIAN);
+            for (String p : parts) {
+                TensorInfo t = ck.get(String.format(pattern, p));
+                convert(t, Checkpoint.map(t), 0, t.elements(), target, all);
+                progress.accept(t.bytes());
+            }
+            all.flip();
+            ClBuffer b = alloc(name, total);
+            b.write(0, all);
+            return b;
+        }
+
+        /** Elements [e0, e0 + n) of {@code src} (dtype of t) appended to {@code dst} as {@code target}. */
+        private static void convert(TensorInfo t, ByteBuffer src, long e0, long n, Storage target, ByteBuffer dst) {
+            for (long i = 0; i < n; i++) {
+                int at = (int) ((e0 + i) * t.dtype().bytes);
+                float f = switch (t.dtype()) {
+                    case F16 -> Half.toFloat(src.getShort(at));
+                    case BF16 -> Float.intBitsToFloat((src.getShort(at) & 0xffff) << 16);
+                    case F32 -> src.getFloat(at);
+                };
+                if (target == Storage.F16) dst.putShort(Half.fromFloat(f));
+                else dst.putFloat(f);
+            }
+        }
+
+        void copy(TensorInfo t, ClBuffer dst, long dstOffset, Storage target) {
+            MappedByteBuffer src = Checkpoint.map(t);
+            boolean same = (t.dtype() == DType.F16 && target == Storage.F16) || (t.dtype() == DType.F32 && target == Storage.F32);
+            if (same) {
+                for (long done = 0; done < t.bytes(); ) {   // 64 MB at a time, so the progress bar moves
+                    int n = (int) Math.min(64L << 20, t.bytes() - done);
+                    dst.write(dstOffset + done, src.slice((int) done, n));
+                    done += n;
+                    progress.accept(n);
+                }
+                return;
+            }
+            long elements = t.elements();
+            for (long e0 = 0; e0 < elements; e0 += STAGE_ELEMENTS) {
+                int n = (int) Math.min(STAGE_ELEMENTS, elements - e0);
+                stage.clear();
+                convert(t, src, e0, n, target, stage);
+                stage.flip();
+                dst.write(dstOffset + e0 * target.bytes, stage);
+                progress.accept((long) n * t.dtype().bytes);
+            }
+        }
+    }
+}

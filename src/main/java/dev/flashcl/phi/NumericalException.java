@@ -1,8 +1,0 @@
-package dev.flashcl.phi;
-
-/** A NaN or infinity reached the logits; the message names the first node whose output had one. */
-public class NumericalException extends IllegalStateException {
-    public NumericalException(String message) {
-        super(message);
-    }
-}
