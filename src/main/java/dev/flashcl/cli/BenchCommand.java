@@ -369,17 +369,18 @@ final class BenchCommand {
                 List<java.util.Map<String, Object>> rows = new java.util.ArrayList<>();
                 System.out.println("| minute | generations | new tokens | decode tokens/s | device bytes held | kernel objects | JVM heap used |");
                 System.out.println("|---:|---:|---:|---:|---:|---:|---:|");
-                dev.flashcl.internal.phi.Generator g = new dev.flashcl.internal.phi.Generator(m);
+                dev.flashcl.internal.generate.Generator g = new dev.flashcl.internal.generate.Generator(m);
                 while (System.nanoTime() < end) {
                     int prompt = 16 + rng.nextInt(Math.max(1, context - 16 - 300));
                     int newTokens = 16 + rng.nextInt(Math.min(256, context - prompt - 16));
                     boolean sample = generations % 2 == 0;
-                    var r = g.generate(rng.ints(prompt, 0, vocab).toArray(), new dev.flashcl.internal.phi.Generator.Options(newTokens, sample ? 0.8 : 0, sample ? 50 : 0,
-                            sample ? 0.95 : 1, generations, new int[0], List.of(), false), null);
+                    var r = g.generate(dev.flashcl.GenerationRequest.builder().promptTokens(rng.ints(prompt, 0, vocab).toArray()).maxNewTokens(newTokens)
+                            .sampling(sample ? dev.flashcl.Sampling.temperature(0.8).topK(50).topP(0.95).seed(generations) : dev.flashcl.Sampling.greedy())
+                            .stopAtEos(false).build());
                     generations++;
-                    tokens += r.newIds().length;
-                    minuteTokens += r.newIds().length - 1;
-                    minuteDecodeSeconds += r.decodeSeconds();
+                    tokens += r.tokens().length;
+                    minuteTokens += r.tokens().length - 1;
+                    minuteDecodeSeconds += r.decodeNanos() / 1e9;
                     if (System.nanoTime() >= nextReport || System.nanoTime() >= end) {
                         double minute = (System.nanoTime() - start) / 60e9;
                         Runtime rt = Runtime.getRuntime();

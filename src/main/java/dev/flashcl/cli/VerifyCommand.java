@@ -6,7 +6,8 @@ import dev.flashcl.internal.checkpoint.Checkpoint;
 import dev.flashcl.internal.checkpoint.SafetensorsFile;
 import dev.flashcl.internal.checkpoint.TensorInfo;
 import dev.flashcl.internal.cl.ClContext;
-import dev.flashcl.internal.phi.Generator;
+import dev.flashcl.GenerationRequest;
+import dev.flashcl.internal.generate.Generator;
 import dev.flashcl.internal.phi.PhiModel;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
@@ -42,15 +43,36 @@ final class VerifyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        JsonNode ref = new ObjectMapper().readTree(reference.resolve("reference.json").toFile());
+        for (String f : new String[] {"reference.json", "reference.safetensors"}) {
+            if (!java.nio.file.Files.isRegularFile(reference.resolve(f))) {
+                throw new IllegalArgumentException("--reference " + reference + ": no " + f + " there (scripts/phi2_reference.py writes both)");
+            }
+        }
+        JsonNode ref;
+        try {
+            ref = new ObjectMapper().readTree(reference.resolve("reference.json").toFile());
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException(reference.resolve("reference.json") + ": not JSON (" + e.getMessage().lines().findFirst().orElse("") + ")");
+        }
+        for (String field : new String[] {"prompt_ids", "greedy_ids"}) {
+            if (!ref.path(field).isArray() || ref.path(field).isEmpty()) {
+                throw new IllegalArgumentException(reference.resolve("reference.json") + ": " + field + " must be a non-empty array of token ids");
+            }
+        }
         int[] prompt = ints(ref.get("prompt_ids"));
         int[] greedy = ints(ref.get("greedy_ids"));
         Map<String, TensorInfo> t = SafetensorsFile.read(reference.resolve("reference.safetensors"));
+        if (!t.containsKey("logits")) throw new IllegalArgumentException(reference.resolve("reference.safetensors") + ": no tensor 'logits'");
         FloatBuffer want = Checkpoint.map(t.get("logits")).asFloatBuffer();
         try (ClContext ctx = ClContext.open(device);
              PhiModel m = PhiModel.load(ctx, model.resolve(), PhiModel.Options.defaults().withStorage(GenerateCommand.parseStorage(storage))
                      .withChunk(prompt.length).withAllLogits(true), n -> {})) {
             int v = m.config().vocabSize();
+            TensorInfo lt = t.get("logits");
+            if (lt.dtype() != dev.flashcl.internal.checkpoint.DType.F32 || lt.elements() != (long) prompt.length * v) {
+                throw new IllegalArgumentException(String.format("%s: tensor 'logits' is %s %s; it must be F32 [%d, %d] (prompt positions x the model's vocabulary)",
+                        reference.resolve("reference.safetensors"), lt.dtype(), lt.shapeString(), prompt.length, v));
+            }
             long t0 = System.nanoTime();
             m.prefill(prompt, null);
             double ms = (System.nanoTime() - t0) / 1e6;
@@ -79,11 +101,11 @@ final class VerifyCommand implements Callable<Integer> {
                 System.out.printf(Locale.ROOT, "top-1 differences (position: transformers' lead of its top-1 over flashcl's pick): %s%n",
                         String.join(", ", flips.stream().limit(8).map(f -> String.format(Locale.ROOT, "%d: %.4g", (int) f[0], f[1])).toList()));
             }
-            var r = new Generator(m).generate(prompt, new Generator.Options(greedy.length, 0, 0, 1, 0, new int[0], List.of(), false), null);
+            var r = new Generator(m).generate(GenerationRequest.builder().promptTokens(prompt).maxNewTokens(greedy.length).stopAtEos(false).build());
             int same = 0;
-            while (same < greedy.length && same < r.newIds().length && r.newIds()[same] == greedy[same]) same++;
+            while (same < greedy.length && same < r.tokens().length && r.tokens()[same] == greedy[same]) same++;
             System.out.printf(Locale.ROOT, "greedy: %d of %d tokens identical to transformers before the first difference%s%n", same, greedy.length,
-                    same < greedy.length ? " (at " + same + ": flashcl " + r.newIds()[same] + ", transformers " + greedy[same]
+                    same < greedy.length ? " (at " + same + ": flashcl " + r.tokens()[same] + ", transformers " + greedy[same]
                             + (ref.has("greedy_margins") ? String.format(Locale.ROOT, ", transformers' top-1/top-2 margin there %.4f", ref.get("greedy_margins").get(same).asDouble()) : "") + ")" : "");
             boolean greedyOk = same == greedy.length || (ref.has("greedy_margins") && ref.get("greedy_margins").get(same).asDouble() <= 2 * tol);
             boolean diffOk = maxDiff <= tol;

@@ -23,7 +23,10 @@ public final class StreamDecoder {
         this.cleanUp = cleanUp;
     }
 
-    /** Text that became final with this id (may be empty). */
+    /**
+     * @param id the next token id
+     * @return text that became final with it (may be empty)
+     */
     public String next(int id) {
         bytes.writeBytes(tok.bytesOf(id));
         byte[] all = bytes.toByteArray();
@@ -37,7 +40,7 @@ public final class StreamDecoder {
         return out;
     }
 
-    /** Everything not yet returned, incomplete UTF-8 at the end decoded as U+FFFD. */
+    /** @return everything not yet returned, incomplete UTF-8 at the end decoded as U+FFFD */
     public String flush() {
         byte[] all = bytes.toByteArray();
         String text = Tokenizer.utf8(all, 0, all.length);

@@ -64,6 +64,9 @@ public final class Tokenizer {
         special = new boolean[(int) size];
         for (var e : vocab.entrySet()) {
             if (e.getValue() < 0) throw new CheckpointException(source + ": token '" + e.getKey() + "' has a negative id");
+            if (idToToken[e.getValue()] != null) {
+                throw new CheckpointException(source + ": tokens '" + idToToken[e.getValue()] + "' and '" + e.getKey() + "' both have id " + e.getValue() + "; ids must be unique");
+            }
             idToToken[e.getValue()] = e.getKey();
             idToBytes[e.getValue()] = ByteLevel.tokenBytes(e.getKey());
         }
@@ -76,6 +79,9 @@ public final class Tokenizer {
         for (var e : addedTokens.entrySet()) {
             int id = e.getValue();
             if (id < 0) throw new CheckpointException(source + ": added token '" + e.getKey() + "' has a negative id");
+            if (idToToken[id] != null && !idToToken[id].equals(e.getKey())) {
+                throw new CheckpointException(source + ": added token '" + e.getKey() + "' has id " + id + ", which '" + idToToken[id] + "' already has; ids must be unique");
+            }
             idToToken[id] = e.getKey();
             idToBytes[id] = e.getKey().getBytes(StandardCharsets.UTF_8);
             special[id] = specialFlags.getOrDefault(e.getKey(), false);
@@ -93,7 +99,13 @@ public final class Tokenizer {
         cleanUpDefault = cleanUp;
     }
 
-    /** The tokenizer of a model directory: {@code tokenizer.json}, else {@code vocab.json} + {@code merges.txt}. */
+    /**
+     * The tokenizer of a model directory: {@code tokenizer.json}, else {@code vocab.json} + {@code merges.txt}.
+     *
+     * @param dir a Hugging Face model directory
+     * @return the tokenizer
+     * @throws dev.flashcl.FlashClException naming the file and what is wrong with it
+     */
     public static Tokenizer load(Path dir) {
         boolean cleanUp = readCleanUp(dir.resolve("tokenizer_config.json"));
         if (Files.isRegularFile(dir.resolve("tokenizer.json"))) return fromTokenizerJson(dir.resolve("tokenizer.json"), cleanUp);
@@ -120,6 +132,11 @@ public final class Tokenizer {
         }
     }
 
+    /**
+     * @param file    a {@code tokenizer.json} of a byte-level BPE tokenizer
+     * @param cleanUp what {@link #cleanUpByDefault()} reports
+     * @return the tokenizer
+     */
     public static Tokenizer fromTokenizerJson(Path file, boolean cleanUp) {
         JsonNode root = readJson(file);
         JsonNode model = root.path("model");
@@ -151,6 +168,14 @@ public final class Tokenizer {
         return new Tokenizer(vocab, merges, added, specials, cleanUp, file.toString());
     }
 
+    /**
+     * @param vocabFile    {@code vocab.json}: token to id
+     * @param mergesFile   {@code merges.txt}: one merge a line, by rank
+     * @param addedFile    {@code added_tokens.json} (may be absent)
+     * @param specialsFile {@code special_tokens_map.json} (may be absent)
+     * @param cleanUp      what {@link #cleanUpByDefault()} reports
+     * @return the tokenizer
+     */
     public static Tokenizer fromVocabMerges(Path vocabFile, Path mergesFile, Path addedFile, Path specialsFile, boolean cleanUp) {
         Map<String, Integer> vocab = vocabFrom(readJson(vocabFile), vocabFile);
         List<String[]> merges = new ArrayList<>();
@@ -208,16 +233,33 @@ public final class Tokenizer {
         return new String[] {line.substring(0, sp), line.substring(sp + 1)};
     }
 
-    /** Number of ids (the largest id + 1). */
+    /** @return the number of ids (the largest id + 1) */
     public int size() {
         return idToToken.length;
     }
 
+    /**
+     * @param id a token id
+     * @return whether it is a special token (such as {@code <|endoftext|>})
+     */
     public boolean isSpecial(int id) {
         return id >= 0 && id < special.length && special[id];
     }
 
-    /** Whether decode() cleans up tokenization spaces unless told (tokenizer_config's clean_up_tokenization_spaces). */
+    /**
+     * Refuses a tokenizer with ids the model has no embedding row for.
+     *
+     * @param modelVocab the model's {@code vocab_size}
+     * @param where      the model directory, for the message
+     */
+    public void checkAgainst(int modelVocab, Path where) {
+        if (size() > modelVocab) {
+            throw new CheckpointException(where + ": the tokenizer (" + source + ") has ids up to " + (size() - 1) + " but the model's vocab_size is "
+                    + modelVocab + "; they do not belong together");
+        }
+    }
+
+    /** @return whether tokenizer_config.json asks for transformers' clean-up of tokenization spaces (decoding applies it only when told) */
     public boolean cleanUpByDefault() {
         return cleanUpDefault;
     }
@@ -225,6 +267,9 @@ public final class Tokenizer {
     /**
      * Token ids of {@code text}, no BOS or EOS added. A lone surrogate in the string is encoded as
      * U+FFFD, the replacement character, as Java's and Python's UTF-8 encoders with replacement do.
+     *
+     * @param text any string
+     * @return its token ids
      */
     public int[] encode(String text) {
         text = replaceLoneSurrogates(text);
@@ -305,15 +350,25 @@ public final class Tokenizer {
         return sb == null ? s : sb.toString();
     }
 
-    /** Text of {@code ids}, cleaned up as the tokenizer's config says. */
+    /**
+     * @param ids token ids
+     * @return their text, without transformers' clean-up of tokenization spaces (which corrupts code; transformers 5 skips it here too)
+     */
     public String decode(int[] ids) {
-        return decode(ids, cleanUpDefault, false);
+        return decode(ids, false, false);
     }
 
     /**
      * Text of {@code ids}: the bytes of every token joined, then decoded as UTF-8 with U+FFFD for
      * malformed sequences; with {@code cleanUp}, transformers' clean-up of tokenization spaces.
-     * Throws, naming it, for an id outside the vocabulary.
+     * An id the tokenizer has no token for (Phi-2's embedding has 51,200 rows for 50,295 ids, and
+     * sampling may pick one of the rest) decodes to nothing, as transformers decodes it; a
+     * negative id throws.
+     *
+     * @param ids         token ids
+     * @param cleanUp     apply the clean-up of tokenization spaces
+     * @param skipSpecial leave special tokens out
+     * @return the text
      */
     public String decode(int[] ids, boolean cleanUp, boolean skipSpecial) {
         java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream(ids.length * 4);
@@ -326,9 +381,8 @@ public final class Tokenizer {
     }
 
     byte[] bytesOf(int id) {
-        if (id < 0 || id >= idToBytes.length || idToToken[id] == null) {
-            throw new IllegalArgumentException("token id " + id + " is outside the vocabulary (0.." + (idToBytes.length - 1) + ") of " + source);
-        }
+        if (id < 0) throw new IllegalArgumentException("token id " + id + " is negative");
+        if (id >= idToBytes.length || idToToken[id] == null) return new byte[0];
         byte[] b = idToBytes[id];
         return b != null ? b : idToToken[id].getBytes(StandardCharsets.UTF_8);
     }
@@ -344,13 +398,21 @@ public final class Tokenizer {
         }
     }
 
-    /** transformers' clean_up_tokenization: drops the space before . ? ! , and in contractions. */
+    /**
+     * transformers' clean_up_tokenization: drops the space before . ? ! , and in contractions.
+     *
+     * @param s decoded text
+     * @return the text cleaned up
+     */
     public static String cleanUp(String s) {
         for (String[] r : CLEANUP) s = s.replace(r[0], r[1]);
         return s;
     }
 
-    /** A decoder that turns ids into text as they come, never splitting a UTF-8 character. */
+    /**
+     * @param cleanUp apply the clean-up of tokenization spaces
+     * @return a decoder that turns ids into text as they come, never splitting a UTF-8 character
+     */
     public StreamDecoder streamDecoder(boolean cleanUp) {
         return new StreamDecoder(this, cleanUp);
     }

@@ -102,11 +102,26 @@ class TokenizerGoldenTest {
         assertEquals("a\uFFFDb", JSON_FORM.decode(JSON_FORM.encode("a\uD800b"), false, false));
     }
 
+    /** Phi-2's embedding has 51,200 rows for the tokenizer's 50,295 ids: sampling may pick one of the rest, which decodes to nothing (as in transformers). */
     @Test
-    void idsOutsideTheVocabularyAreNamed() {
-        var e = assertThrows(IllegalArgumentException.class, () -> JSON_FORM.decode(new int[] {15496, 60000}));
-        assertTrue(e.getMessage().contains("60000"), e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> JSON_FORM.decode(new int[] {-1}));
+    void idsTheTokenizerLacksDecodeToNothing() {
+        assertEquals(50295, JSON_FORM.size());
+        assertEquals("Hello", JSON_FORM.decode(new int[] {15496, 50302}));
+        assertEquals("Hello World", JSON_FORM.decode(new int[] {15496, 51199, 2159}));
+        StreamDecoder s = JSON_FORM.streamDecoder(false);
+        assertEquals("", s.next(50302));
+        assertEquals("Hello", s.next(15496) + s.flush());
+        var e = assertThrows(IllegalArgumentException.class, () -> JSON_FORM.decode(new int[] {-1}));
+        assertTrue(e.getMessage().contains("-1"), e.getMessage());
+    }
+
+    /** Clean-up is off unless asked, though tokenizer_config.json asks for it: it turns code's {@code else ' '} into {@code else''}. */
+    @Test
+    void decodingKeepsCodeAsWritten() {
+        String code = "x = a if b else ' '\nfrom . import y";
+        assertTrue(JSON_FORM.cleanUpByDefault(), "Phi-2's tokenizer_config.json asks for the clean-up");
+        assertEquals(code, JSON_FORM.decode(JSON_FORM.encode(code)));
+        assertEquals("x = a if b else''\nfrom. import y", JSON_FORM.decode(JSON_FORM.encode(code), true, false), "the clean-up, when asked");
     }
 
     /** Half a character never leaves the stream decoder: an emoji's four bytes arrive as separate byte tokens. */

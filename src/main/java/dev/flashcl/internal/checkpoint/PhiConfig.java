@@ -14,8 +14,13 @@ import java.nio.file.Path;
  */
 public record PhiConfig(int vocabSize, int hiddenSize, int intermediateSize, int numLayers, int numHeads, int numKvHeads,
                         double partialRotaryFactor, double ropeTheta, double layerNormEps, String hiddenAct,
-                        int maxPositions, boolean tieWordEmbeddings, boolean qkLayernorm, int bosTokenId, int eosTokenId,
+                        int maxPositions, boolean tieWordEmbeddings, boolean qkLayernorm, int bosTokenId, java.util.List<Integer> eosTokenIds,
                         String modelType) {
+
+    /** The first end-of-text id (transformers allows a list). */
+    public int eosTokenId() {
+        return eosTokenIds.get(0);
+    }
 
     public int headDim() {
         return hiddenSize / numHeads;
@@ -43,6 +48,7 @@ public record PhiConfig(int vocabSize, int hiddenSize, int intermediateSize, int
             throw new CheckpointException(file + ": not JSON: " + e.getMessage(), e);
         }
         if (c == null || !c.isObject()) throw new CheckpointException(file + ": not a JSON object");
+        if (c.has("model_type") && !c.get("model_type").isTextual()) throw new CheckpointException(file + ": model_type must be a string, got " + c.get("model_type"));
         String type = c.path("model_type").asText("");
         if (type.equals("phi-msft")) {
             throw new CheckpointException(file + ": model_type \"phi-msft\" (the Dec 2023 layout) is not read; convert it with transformers' "
@@ -63,9 +69,9 @@ public record PhiConfig(int vocabSize, int hiddenSize, int intermediateSize, int
         int kvHeads = c.hasNonNull("num_key_value_heads") ? integer(c, "num_key_value_heads", heads, file) : heads;
         PhiConfig cfg = new PhiConfig(integer(c, "vocab_size", 51200, file), hidden, integer(c, "intermediate_size", 8192, file),
                 integer(c, "num_hidden_layers", 24, file), heads, kvHeads, partial, theta,
-                num(c, null, "layer_norm_eps", 1e-5, file), c.path("hidden_act").asText("gelu_new"),
-                integer(c, "max_position_embeddings", 2048, file), c.path("tie_word_embeddings").asBoolean(false),
-                c.path("qk_layernorm").asBoolean(false), integer(c, "bos_token_id", 1, file), integer(c, "eos_token_id", 2, file), type);
+                num(c, null, "layer_norm_eps", 1e-5, file), text(c, "hidden_act", "gelu_new", file),
+                integer(c, "max_position_embeddings", 2048, file), bool(c, "tie_word_embeddings", false, file),
+                bool(c, "qk_layernorm", false, file), integer(c, "bos_token_id", 1, file), ids(c, "eos_token_id", 2, file), type);
         cfg.check(file);
         return cfg;
     }
@@ -81,6 +87,14 @@ public record PhiConfig(int vocabSize, int hiddenSize, int intermediateSize, int
         }
         int hd = headDim();
         if (hd % 4 != 0 || hd > 128) throw new CheckpointException(file + ": head_dim " + hd + " (hidden_size / num_attention_heads) must be a multiple of 4 up to 128");
+        if (!(partialRotaryFactor > 0 && partialRotaryFactor <= 1)) {
+            throw new CheckpointException(file + ": partial_rotary_factor must be above 0 and at most 1, got " + partialRotaryFactor);
+        }
+        if (!(ropeTheta > 0) || Double.isInfinite(ropeTheta)) throw new CheckpointException(file + ": rope_theta must be a positive number, got " + ropeTheta);
+        if (!(layerNormEps > 0) || Double.isInfinite(layerNormEps)) throw new CheckpointException(file + ": layer_norm_eps must be a positive number, got " + layerNormEps);
+        for (int id : eosTokenIds) {
+            if (id < 0 || id >= vocabSize) throw new CheckpointException(file + ": eos_token_id " + id + " is outside the vocabulary of " + vocabSize);
+        }
         int rot = rotaryDims();
         if (rot % 2 != 0 || rot > hd) throw new CheckpointException(file + ": partial_rotary_factor " + partialRotaryFactor + " gives " + rot + " rotary dims; need an even number up to head_dim");
         if (!hiddenAct.equals("gelu_new")) throw new CheckpointException(file + ": hidden_act \"" + hiddenAct + "\" is not supported (Phi uses gelu_new)");
@@ -96,6 +110,34 @@ public record PhiConfig(int vocabSize, int hiddenSize, int intermediateSize, int
         if (n == null || n.isNull()) return dflt;
         if (!n.isIntegralNumber() || !n.canConvertToInt()) throw new CheckpointException(file + ": " + field + " must be an integer, got " + n);
         return n.asInt();
+    }
+
+    private static boolean bool(JsonNode c, String field, boolean dflt, Path file) {
+        JsonNode n = c.get(field);
+        if (n == null || n.isNull()) return dflt;
+        if (!n.isBoolean()) throw new CheckpointException(file + ": " + field + " must be true or false, got " + n);
+        return n.booleanValue();
+    }
+
+    private static String text(JsonNode c, String field, String dflt, Path file) {
+        JsonNode n = c.get(field);
+        if (n == null || n.isNull()) return dflt;
+        if (!n.isTextual()) throw new CheckpointException(file + ": " + field + " must be a string, got " + n);
+        return n.asText();
+    }
+
+    /** An id or a non-empty list of ids (transformers allows both for eos_token_id). */
+    private static java.util.List<Integer> ids(JsonNode c, String field, int dflt, Path file) {
+        JsonNode n = c.get(field);
+        if (n == null || n.isNull()) return java.util.List.of(dflt);
+        if (!n.isArray()) return java.util.List.of(integer(c, field, dflt, file));
+        if (n.isEmpty()) throw new CheckpointException(file + ": " + field + " is an empty list");
+        java.util.List<Integer> out = new java.util.ArrayList<>();
+        for (JsonNode e : n) {
+            if (!e.isIntegralNumber() || !e.canConvertToInt()) throw new CheckpointException(file + ": " + field + " must be integers, got " + n);
+            out.add(e.asInt());
+        }
+        return java.util.List.copyOf(out);
     }
 
     private static double num(JsonNode c, JsonNode nested, String field, double dflt, Path file) {

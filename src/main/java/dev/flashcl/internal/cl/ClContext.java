@@ -182,14 +182,30 @@ public final class ClContext implements AutoCloseable {
         ensureOpen();
         String options = options(defines);
         return programs.computeIfAbsent(file + "|" + options, key -> {
-            String source = loadSource(file);
-            KernelCache cache = KernelCache.forDevice(device, source, options);
-            cl_program cached = cache.load(context, device.device(), options);
-            if (cached != null) return new ClProgram(cached, file, options);
-            ClProgram built = build(file, source, options);
-            cache.store(built.handle(), device.device());
-            return built;
+            long t0 = System.nanoTime();
+            try {
+                return loadOrBuild(file, options);
+            } finally {
+                buildNanos.addAndGet(System.nanoTime() - t0);
+            }
         });
+    }
+
+    private final java.util.concurrent.atomic.AtomicLong buildNanos = new java.util.concurrent.atomic.AtomicLong();
+
+    /** Time this context has spent building programs or loading them from the kernel cache. */
+    public long programBuildNanos() {
+        return buildNanos.get();
+    }
+
+    private ClProgram loadOrBuild(String file, String options) {
+        String source = loadSource(file);
+        KernelCache cache = KernelCache.forDevice(device, source, options);
+        cl_program cached = cache.load(context, device.device(), options);
+        if (cached != null) return new ClProgram(cached, file, options);
+        ClProgram built = build(file, source, options);
+        cache.store(built.handle(), device.device());
+        return built;
     }
 
     /**

@@ -3,7 +3,7 @@ package dev.flashcl.internal.cl;
 import org.jocl.CL;
 
 /** An OpenCL call failed, or the runtime cannot do what was asked; the message says which and what to do. */
-public class ClException extends RuntimeException {
+public class ClException extends dev.flashcl.FlashClException {
     private final int code;
 
     public ClException(String message) {

@@ -23,6 +23,7 @@ import org.jocl.cl_platform_id;
  * first GPU is chosen, else the first device.
  */
 public final class Devices {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Devices.class);
     public static final String PROPERTY = "flashcl.device";
     public static final String ENV = "FLASHCL_DEVICE";
 
@@ -31,21 +32,61 @@ public final class Devices {
 
     private Devices() {}
 
-    /** Every device of every platform, in platform order. */
+    /**
+     * Every device of every platform, in platform order. A platform that fails to list its
+     * devices is skipped with a warning (Mesa 22's rusticl answers CL_INVALID_DEVICE_TYPE to
+     * CL_DEVICE_TYPE_ALL; such a platform is asked per device type first), never fatal.
+     */
     public static List<DeviceInfo> list() {
         cl_platform_id[] platforms = platforms();
         List<DeviceInfo> out = new ArrayList<>();
+        List<String> skipped = new ArrayList<>();
         for (int p = 0; p < platforms.length; p++) {
-            int[] count = new int[1];
-            int rc = clGetDeviceIDs(platforms[p], CL_DEVICE_TYPE_ALL, 0, null, count);
-            if (rc == CL_DEVICE_NOT_FOUND || count[0] == 0) continue;
-            ClException.check(rc, "clGetDeviceIDs");
-            cl_device_id[] ids = new cl_device_id[count[0]];
-            ClException.check(clGetDeviceIDs(platforms[p], CL_DEVICE_TYPE_ALL, ids.length, ids, null), "clGetDeviceIDs");
-            for (cl_device_id id : ids) out.add(describe(out.size(), p, platforms[p], id));
+            try {
+                for (cl_device_id id : deviceIds(platforms[p])) out.add(describe(out.size(), p, platforms[p], id));
+            } catch (ClException e) {
+                String name = safePlatformName(platforms[p]);
+                log.warn("skipping OpenCL platform {} ({}): {}", p, name, e.getMessage());
+                skipped.add(name + ": " + e.getMessage());
+            }
         }
-        if (out.isEmpty()) throw new ClException("OpenCL platforms were found but they list no device. " + INSTALL_HINT);
+        if (out.isEmpty()) {
+            throw new ClException("OpenCL platforms were found but they list no device" + (skipped.isEmpty() ? "" : " (" + String.join("; ", skipped) + ")")
+                    + ". " + INSTALL_HINT);
+        }
         return out;
+    }
+
+    /** The platform's devices: all at once, or where the driver refuses that, type by type. */
+    private static List<cl_device_id> deviceIds(cl_platform_id platform) {
+        List<cl_device_id> ids = deviceIds(platform, CL_DEVICE_TYPE_ALL);
+        if (ids != null) return ids;
+        List<cl_device_id> out = new ArrayList<>();
+        for (long type : new long[] {CL_DEVICE_TYPE_GPU, CL_DEVICE_TYPE_CPU, CL_DEVICE_TYPE_ACCELERATOR, CL_DEVICE_TYPE_CUSTOM}) {
+            List<cl_device_id> some = deviceIds(platform, type);
+            if (some != null) out.addAll(some);
+        }
+        return out;
+    }
+
+    /** Devices of one type; null when the driver answers CL_INVALID_DEVICE_TYPE. */
+    private static List<cl_device_id> deviceIds(cl_platform_id platform, long type) {
+        int[] count = new int[1];
+        int rc = clGetDeviceIDs(platform, type, 0, null, count);
+        if (rc == CL_INVALID_DEVICE_TYPE) return null;
+        if (rc == CL_DEVICE_NOT_FOUND || (rc == CL_SUCCESS && count[0] == 0)) return List.of();
+        ClException.check(rc, "clGetDeviceIDs");
+        cl_device_id[] ids = new cl_device_id[count[0]];
+        ClException.check(clGetDeviceIDs(platform, type, ids.length, ids, null), "clGetDeviceIDs");
+        return Arrays.asList(ids);
+    }
+
+    private static String safePlatformName(cl_platform_id p) {
+        try {
+            return platformString(p, CL_PLATFORM_NAME);
+        } catch (ClException e) {
+            return "unnamed";
+        }
     }
 
     /** Chooses by {@code spec} when given (not null or blank), else by the property, the environment, the default. */

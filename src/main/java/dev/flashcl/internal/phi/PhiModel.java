@@ -140,6 +140,11 @@ public final class PhiModel implements AutoCloseable {
         }
     }
 
+    /** Checks, touching no device, that the checkpoint holds every tensor {@code cfg} needs, each of the right shape. */
+    public static void validate(Checkpoint ck, PhiConfig cfg) {
+        PhiWeights.validate(ck, cfg);
+    }
+
     /** Device bytes of the KV cache. */
     public long cacheBytes() {
         return cacheBytes(cfg, st, context);

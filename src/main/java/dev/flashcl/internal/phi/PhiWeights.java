@@ -61,6 +61,15 @@ final class PhiWeights implements AutoCloseable {
             expect(ck, layer(i, "mlp.fc2.weight"), h, f);
             expect(ck, layer(i, "mlp.fc2.bias"), h);
         }
+        for (String name : ck.tensors().keySet()) {
+            if (!name.startsWith("model.layers.")) continue;
+            String n = name.substring("model.layers.".length());
+            int dot = n.indexOf('.');
+            if (dot > 0 && n.substring(0, dot).matches("\\d{1,9}") && Integer.parseInt(n.substring(0, dot)) >= c.numLayers()) {
+                throw new CheckpointException(ck.get(name).file() + ": tensor '" + name + "' is a layer beyond config.json's num_hidden_layers of "
+                        + c.numLayers() + "; the config and the checkpoint do not match");
+            }
+        }
         expect(ck, "model.final_layernorm.weight", h);
         expect(ck, "model.final_layernorm.bias", h);
         if (!c.tieWordEmbeddings() || ck.has("lm_head.weight")) expect(ck, "lm_head.weight", v, h);

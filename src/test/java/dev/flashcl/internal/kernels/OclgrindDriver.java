@@ -61,11 +61,11 @@ public final class OclgrindDriver {
                 dev.flashcl.internal.phi.PhiModel m = dev.flashcl.internal.phi.PhiModel.load(ctx, dir, dev.flashcl.internal.phi.PhiModel.Options.defaults().withStorage(s).withChunk(3), null);
                 models.add(m);
                 {
-                    var r = new dev.flashcl.internal.phi.Generator(m).generate(new int[] {1, 2, 3, 4, 5},
-                            new dev.flashcl.internal.phi.Generator.Options(3, 0, 0, 1, 0, new int[0], java.util.List.of(), false), null);
-                    for (int id : r.newIds()) if (id < 0 || id >= 40) throw new AssertionError("graph " + s + ": token id " + id + " outside the vocabulary");
+                    var r = new dev.flashcl.internal.generate.Generator(m).generate(dev.flashcl.GenerationRequest.builder().promptTokens(1, 2, 3, 4, 5)
+                            .maxNewTokens(3).stopAtEos(false).build());
+                    for (int id : r.tokens()) if (id < 0 || id >= 40) throw new AssertionError("graph " + s + ": token id " + id + " outside the vocabulary");
                     for (float f : m.logits(1)) if (!Float.isFinite(f)) throw new AssertionError("graph " + s + ": logits not finite");
-                    System.out.println("ok graph " + s + " " + java.util.Arrays.toString(r.newIds()));
+                    System.out.println("ok graph " + s + " " + java.util.Arrays.toString(r.tokens()));
                 }
             }
             models.forEach(dev.flashcl.internal.phi.PhiModel::close);

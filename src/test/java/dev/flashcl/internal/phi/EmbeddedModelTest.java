@@ -1,5 +1,10 @@
 package dev.flashcl.internal.phi;
 
+import dev.flashcl.GenerationRequest;
+import dev.flashcl.Sampling;
+import dev.flashcl.StopReason;
+import dev.flashcl.internal.generate.Generator;
+
 import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -23,22 +28,22 @@ class EmbeddedModelTest {
         try (PhiModel m = PhiModel.load(TestDevice.context(), dir, PhiModel.Options.defaults(), null)) {
             assertArrayEquals(PhiModelTest.ints(want.get("prompt_ids")), m.tokenizer().encode(want.get("prompt").asText()), "prompt ids");
             StringBuilder streamed = new StringBuilder();
-            var r = new Generator(m).generate(want.get("prompt").asText(), new Generator.Options(200, 0, 0, 1, 0, null, List.of(), false),
-                    streamed::append);
-            assertArrayEquals(wantIds, r.newIds(), "greedy ids (transformers' smallest top-1/top-2 margin: " + want.get("min_margin") + ")");
+            var r = new Generator(m).generate(GenerationRequest.builder().prompt(want.get("prompt").asText()).maxNewTokens(200).onText(streamed::append).build());
+            assertArrayEquals(wantIds, r.tokens(), "greedy ids (transformers' smallest top-1/top-2 margin: " + want.get("min_margin") + ")");
             assertEquals(want.get("text").asText(), r.text());
             assertEquals(r.text(), streamed.toString(), "streamed text");
             // sampling: the same seed gives the same text, another seed another
-            var s1 = new Generator(m).generate(want.get("prompt").asText(), new Generator.Options(40, 0.8, 50, 0.95, 7, null, List.of(), null), null);
-            var s2 = new Generator(m).generate(want.get("prompt").asText(), new Generator.Options(40, 0.8, 50, 0.95, 7, null, List.of(), null), null);
-            var s3 = new Generator(m).generate(want.get("prompt").asText(), new Generator.Options(40, 0.8, 50, 0.95, 8, null, List.of(), null), null);
-            assertArrayEquals(s1.newIds(), s2.newIds(), "same seed, same tokens");
-            assertFalse(java.util.Arrays.equals(s1.newIds(), s3.newIds()), "another seed should give other tokens");
+            Sampling sampled = Sampling.temperature(0.8).topK(50).topP(0.95);
+            var s1 = new Generator(m).generate(GenerationRequest.builder().prompt(want.get("prompt").asText()).maxNewTokens(40).sampling(sampled.seed(7)).build());
+            var s2 = new Generator(m).generate(GenerationRequest.builder().prompt(want.get("prompt").asText()).maxNewTokens(40).sampling(sampled.seed(7)).build());
+            var s3 = new Generator(m).generate(GenerationRequest.builder().prompt(want.get("prompt").asText()).maxNewTokens(40).sampling(sampled.seed(8)).build());
+            assertArrayEquals(s1.tokens(), s2.tokens(), "same seed, same tokens");
+            assertFalse(java.util.Arrays.equals(s1.tokens(), s3.tokens()), "another seed should give other tokens");
             // a stop string cuts the text before it and ends generation
             String stop = "raise";
-            var st = new Generator(m).generate(want.get("prompt").asText(), new Generator.Options(200, 0, 0, 1, 0, null, List.of(stop), false), null);
+            var st = new Generator(m).generate(GenerationRequest.builder().prompt(want.get("prompt").asText()).maxNewTokens(200).stopStrings(stop).build());
             assertEquals(r.text().substring(0, r.text().indexOf(stop)), st.text());
-            assertEquals("stop string", st.stopReason());
+            assertEquals(StopReason.STOP_STRING, st.stopReason());
         }
     }
 }

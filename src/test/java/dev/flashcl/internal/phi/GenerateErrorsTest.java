@@ -1,5 +1,10 @@
 package dev.flashcl.internal.phi;
 
+import dev.flashcl.GenerationRequest;
+import dev.flashcl.Sampling;
+import dev.flashcl.StopReason;
+import dev.flashcl.internal.generate.Generator;
+
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.flashcl.internal.checkpoint.CheckpointException;
@@ -84,13 +89,13 @@ class GenerateErrorsTest {
     void promptsTheContextCannotHold() throws IOException {
         try (PhiModel m = PhiModel.load(TestDevice.context(), TINY, PhiModel.Options.defaults().withStorage(dev.flashcl.internal.kernels.Storage.F32).withContext(64), null)) {
             Generator g = new Generator(m);
-            var greedy = Generator.Options.greedy(10);
-            String over = assertThrows(IllegalArgumentException.class, () -> g.generate(new int[60], greedy, null)).getMessage();
+            var greedy = GenerationRequest.builder().maxNewTokens(10);
+            String over = assertThrows(IllegalArgumentException.class, () -> g.generate(greedy.promptTokens(new int[60]).build())).getMessage();
             assertTrue(over.contains("60 tokens") && over.contains("10") && over.contains("64"), over);
-            assertTrue(assertThrows(IllegalArgumentException.class, () -> g.generate(new int[0], greedy, null)).getMessage().contains("empty"));
-            assertTrue(assertThrows(IllegalArgumentException.class, () -> g.generate(new int[] {1, 9999}, greedy, null)).getMessage().contains("9999"));
+            assertTrue(assertThrows(IllegalArgumentException.class, () -> greedy.promptTokens(new int[0])).getMessage().contains("empty"));
+            assertTrue(assertThrows(IllegalArgumentException.class, () -> g.generate(greedy.promptTokens(1, 9999).build())).getMessage().contains("9999"));
             // the model stays usable after refused requests
-            assertEquals(10, g.generate(new int[] {1, 2, 3}, new Generator.Options(10, 0, 0, 1, 0, new int[0], List.of(), false), null).newIds().length);
+            assertEquals(10, g.generate(greedy.promptTokens(1, 2, 3).stopAtEos(false).build()).tokens().length);
         }
     }
 
@@ -109,7 +114,7 @@ class GenerateErrorsTest {
         }
         assertNotEquals(0, rc);
         // picocli prints to its own err writer; the message names the directory either way
-        assertTrue(rc == 2, "exit code " + rc);
+        assertEquals(1, rc, "exit code");
         assertThrows(CheckpointException.class, () -> dev.flashcl.internal.checkpoint.Checkpoint.open(d));
     }
 }

@@ -1,5 +1,10 @@
 package dev.flashcl.internal.phi;
 
+import dev.flashcl.GenerationRequest;
+import dev.flashcl.Sampling;
+import dev.flashcl.StopReason;
+import dev.flashcl.internal.generate.Generator;
+
 import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -128,8 +133,8 @@ class PhiModelTest {
             // 32 greedy tokens, no stop token, through the Generator
             int[] prompt = ints(meta.get("prompts").get(meta.get("greedy_prompt").asInt()));
             int[] want = ints(meta.get("greedy_tokens"));
-            var res = new Generator(m).generate(prompt, new Generator.Options(32, 0, 0, 1, 0, new int[0], List.of(), false), null);
-            assertArrayEquals(want, res.newIds(), "greedy tokens");
+            var res = new Generator(m).generate(GenerationRequest.builder().promptTokens(prompt).maxNewTokens(32).stopAtEos(false).build());
+            assertArrayEquals(want, res.tokens(), "greedy tokens");
         }
     }
 }

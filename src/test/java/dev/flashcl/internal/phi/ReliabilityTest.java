@@ -1,5 +1,10 @@
 package dev.flashcl.internal.phi;
 
+import dev.flashcl.GenerationRequest;
+import dev.flashcl.Sampling;
+import dev.flashcl.StopReason;
+import dev.flashcl.internal.generate.Generator;
+
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.flashcl.internal.checkpoint.SafetensorsFile;
@@ -23,7 +28,10 @@ import org.junit.jupiter.api.io.TempDir;
 /** Non-finite logits named at their source, cancellation, two threads on one model, and nothing leaked over 50 load/generate/close cycles. */
 class ReliabilityTest {
     static final Path TINY = Path.of("testdata/tiny-phi/f32");
-    static final Generator.Options GREEDY_20 = new Generator.Options(20, 0, 0, 1, 0, new int[0], List.of(), false);
+    /** 20 greedy tokens after {@code ids}, eos not stopping them. */
+    static GenerationRequest greedy20(int... ids) {
+        return GenerationRequest.builder().promptTokens(ids).maxNewTokens(20).stopAtEos(false).build();
+    }
     @TempDir Path tmp;
 
     /** Overwrites element 0 of a tensor in a safetensors file with {@code value}. */
@@ -41,14 +49,14 @@ class ReliabilityTest {
         ClContext ctx = TestDevice.context();
         for (Storage s : Storage.values()) {
             try (PhiModel m = PhiModel.load(ctx, dir, PhiModel.Options.defaults().withStorage(s), null)) {
-                var e = assertThrows(NumericalException.class, () -> new Generator(m).generate(new int[] {1, 2, 3}, GREEDY_20, null));
+                var e = assertThrows(NumericalException.class, () -> new Generator(m).generate(greedy20(new int[] {1, 2, 3})));
                 assertTrue(e.getMessage().contains("layer 1 "), s + ": " + e.getMessage());
             }
         }
         Path inf = MicroModel.write(tmp.resolve("inf"), 40, 80, 1, 96, 3, 32, 9);
         poison(inf.resolve("model.safetensors"), "lm_head.bias", Float.POSITIVE_INFINITY);
         try (PhiModel m = PhiModel.load(ctx, inf, PhiModel.Options.defaults().withStorage(Storage.F32), null)) {
-            var e = assertThrows(NumericalException.class, () -> new Generator(m).generate(new int[] {1, 2, 3}, GREEDY_20, null));
+            var e = assertThrows(NumericalException.class, () -> new Generator(m).generate(greedy20(new int[] {1, 2, 3})));
             assertTrue(e.getMessage().contains("lm_head"), e.getMessage());
         }
     }
@@ -57,22 +65,22 @@ class ReliabilityTest {
     void cancelStopsAfterTheCurrentTokenAndTheModelStaysUsable() {
         try (PhiModel m = PhiModel.load(TestDevice.context(), Path.of("testdata/embedded"), PhiModel.Options.defaults(), null)) {
             String prompt = "def factorial(n):\n";
-            var all = new Generator.Options(60, 0, 0, 1, 0, new int[0], List.of(), false);
-            int[] full = new Generator(m).generate(prompt, all, null).newIds();
+            var all = GenerationRequest.builder().prompt(prompt).maxNewTokens(60).stopAtEos(false).build();
+            int[] full = new Generator(m).generate(all).tokens();
             Generator g = new Generator(m);
             AtomicInteger pieces = new AtomicInteger();
             // cancelled from the streaming callback (as a UI's stop button would, on another thread, the same way)
-            var r = g.generate(prompt, all, text -> {
+            var r = g.generate(GenerationRequest.builder().prompt(prompt).maxNewTokens(60).stopAtEos(false).onText(text -> {
                 if (pieces.incrementAndGet() == 3) g.cancel();
-            });
-            assertEquals("cancelled", r.stopReason());
-            assertTrue(r.newIds().length < full.length, "stopped early: " + r.newIds().length + " of " + full.length);
-            for (int i = 0; i < r.newIds().length; i++) assertEquals(full[i], r.newIds()[i], "tokens before the cancel");
-            assertArrayEquals(full, g.generate(prompt, all, null).newIds(), "the model generates as before after a cancel");
+            }).build());
+            assertEquals(StopReason.CANCELLED, r.stopReason());
+            assertTrue(r.tokens().length < full.length, "stopped early: " + r.tokens().length + " of " + full.length);
+            for (int i = 0; i < r.tokens().length; i++) assertEquals(full[i], r.tokens()[i], "tokens before the cancel");
+            assertArrayEquals(full, g.generate(all).tokens(), "the model generates as before after a cancel");
             Thread.currentThread().interrupt();   // an interrupt cancels too, and the flag is left for the caller
-            var interrupted = g.generate(prompt, all, null);
+            var interrupted = g.generate(all);
             assertTrue(Thread.interrupted());
-            assertEquals("cancelled", interrupted.stopReason());
+            assertEquals(StopReason.CANCELLED, interrupted.stopReason());
         }
     }
 
@@ -80,15 +88,15 @@ class ReliabilityTest {
     void twoThreadsOnOneModelAreSerialized() throws Exception {
         try (PhiModel m = PhiModel.load(TestDevice.context(), TINY, PhiModel.Options.defaults().withStorage(Storage.F32), null)) {
             int[] a = {1, 2, 3}, b = {9, 8, 7, 6};
-            int[] wantA = new Generator(m).generate(a, GREEDY_20, null).newIds();
-            int[] wantB = new Generator(m).generate(b, GREEDY_20, null).newIds();
+            int[] wantA = new Generator(m).generate(greedy20(a)).tokens();
+            int[] wantB = new Generator(m).generate(greedy20(b)).tokens();
             AtomicReference<Throwable> failure = new AtomicReference<>();
             Thread[] threads = new Thread[4];
             for (int t = 0; t < threads.length; t++) {
                 final int[] prompt = t % 2 == 0 ? a : b, want = t % 2 == 0 ? wantA : wantB;
                 threads[t] = new Thread(() -> {
                     try {
-                        for (int i = 0; i < 3; i++) assertArrayEquals(want, new Generator(m).generate(prompt, GREEDY_20, null).newIds());
+                        for (int i = 0; i < 3; i++) assertArrayEquals(want, new Generator(m).generate(greedy20(prompt)).tokens());
                     } catch (Throwable e) {
                         failure.set(e);
                     }
@@ -105,13 +113,14 @@ class ReliabilityTest {
         ClContext ctx = TestDevice.context();
         // one cycle first: programs are built once per context and stay cached, by design
         try (PhiModel m = PhiModel.load(ctx, TINY, PhiModel.Options.defaults(), null)) {
-            new Generator(m).generate(new int[] {1, 2}, GREEDY_20, null);
+            new Generator(m).generate(greedy20(new int[] {1, 2}));
         }
         long bytes = ctx.bytesInUse();
         int buffers = ctx.openBuffers(), kernels = ClKernel.live(), programs = ctx.programCount();
         for (int i = 0; i < 50; i++) {
             try (PhiModel m = PhiModel.load(ctx, TINY, PhiModel.Options.defaults().withContext(64 + i), null)) {
-                new Generator(m).generate(new int[] {1 + i % 7, 2}, new Generator.Options(8, i % 2 == 0 ? 0 : 0.9, 20, 0.9, i, new int[0], List.of(), false), null);
+                new Generator(m).generate(GenerationRequest.builder().promptTokens(1 + i % 7, 2).maxNewTokens(8).stopAtEos(false)
+                        .sampling(i % 2 == 0 ? Sampling.greedy() : Sampling.temperature(0.9).topK(20).topP(0.9).seed(i)).build());
             }
             if (i % 10 == 9) {
                 // a failed load on the way releases everything too

@@ -18,7 +18,7 @@ class SamplingTest {
             float[] sorted = a.clone();
             Arrays.sort(sorted);
             int k = 1 + r.nextInt(n);
-            assertEquals(sorted[n - k], Generator.kthLargest(a.clone(), k), "n " + n + " k " + k);
+            assertEquals(sorted[n - k], dev.flashcl.internal.generate.Generator.kthLargest(a.clone(), k), "n " + n + " k " + k);
         }
     }
 }

@@ -1,47 +1,28 @@
-package dev.flashcl.internal.phi;
+package dev.flashcl.internal.generate;
 
+import dev.flashcl.GenerationRequest;
+import dev.flashcl.GenerationResult;
+import dev.flashcl.Sampling;
+import dev.flashcl.StopReason;
+import dev.flashcl.internal.phi.PhiModel;
 import dev.flashcl.tokenizer.StreamDecoder;
 import dev.flashcl.tokenizer.Tokenizer;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.SplittableRandom;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Consumer;
 
 /**
  * Text generation on a loaded {@link PhiModel}: prefill the prompt (in chunks), then one decode
  * step per new token, greedy on the device or sampled on the host (temperature, top-k, top-p,
- * seeded: the same seed gives the same text), stopping at a stop id, a stop string or
- * max_new_tokens. Text streams to a callback as it becomes final. One generation at a time per
- * model: {@link #generate} holds the model's lock, so two threads on one model are serialized.
+ * seeded: the same seed gives the same text), stopping at eos, a stop id, a stop string or the
+ * token limit. Text streams to the request's callback as it becomes final. One generation at a
+ * time per model: {@link #generate} holds the model's lock, so two threads on one model are
+ * serialized.
  */
 public final class Generator {
-    /**
-     * @param temperature 0 for greedy (argmax on the device)
-     * @param topK        0 for no top-k cut
-     * @param topP        1 for no nucleus cut
-     * @param stopIds     ids that end generation (not part of the output); null: the config's eos
-     * @param cleanUp     decode with transformers' clean-up of tokenization spaces; null: the tokenizer's default
-     */
-    public record Options(int maxNewTokens, double temperature, int topK, double topP, long seed, int[] stopIds,
-                          List<String> stopStrings, Boolean cleanUp) {
-        public static Options greedy(int maxNewTokens) {
-            return new Options(maxNewTokens, 0, 0, 1, 0, null, List.of(), null);
-        }
-    }
-
-    /** What a generation did: ids, text, why it stopped, and its speed. */
-    public record Result(int[] promptIds, int[] newIds, String text, String stopReason, double prefillSeconds, double decodeSeconds) {
-        public double prefillTokensPerSecond() {
-            return promptIds.length / prefillSeconds;
-        }
-
-        /** New tokens after the first (which the prefill produced) per second of decode. */
-        public double decodeTokensPerSecond() {
-            return newIds.length > 1 ? (newIds.length - 1) / decodeSeconds : 0;
-        }
-    }
-
     private final PhiModel model;
     private volatile boolean cancelled;
 
@@ -51,82 +32,94 @@ public final class Generator {
 
     /**
      * Stops the generation running on this generator (from any thread, a callback or a signal
-     * handler) after the step in flight: the result so far comes back with stop reason
-     * "cancelled" and the model stays usable. An interrupt of the generating thread does the same.
+     * handler) after the step in flight: the result so far comes back with {@link StopReason#CANCELLED}
+     * and the model stays usable. An interrupt of the generating thread does the same.
      */
     public void cancel() {
         cancelled = true;
     }
 
-    /** Generates from a text prompt with the model's tokenizer; {@code onText} (may be null) gets the text as it becomes final. */
-    public Result generate(String prompt, Options o, Consumer<String> onText) {
-        Tokenizer tok = model.tokenizer();
-        if (tok == null) throw new IllegalStateException("the model directory has no tokenizer files (tokenizer.json or vocab.json + merges.txt)");
-        if (prompt.isEmpty()) throw new IllegalArgumentException("the prompt is empty; give some text to continue");
-        return generate(tok.encode(prompt), o, onText);
+    /** The prompt's ids: the request's, or its text through the model's tokenizer. */
+    public static int[] promptIds(GenerationRequest r, Tokenizer tok) {
+        if (r.promptTokens().isPresent()) return r.promptTokens().get();
+        if (tok == null) throw new IllegalStateException("the model directory has no tokenizer files (tokenizer.json or vocab.json + merges.txt); give the prompt as token ids");
+        return tok.encode(r.prompt().orElseThrow());
     }
 
-    public Result generate(int[] promptIds, Options o, Consumer<String> onText) {
-        if (promptIds.length == 0) throw new IllegalArgumentException("the prompt is empty; give some text to continue");
-        if (o.maxNewTokens() < 1) throw new IllegalArgumentException("max_new_tokens must be at least 1, got " + o.maxNewTokens());
-        int ctxLen = model.contextLength();
-        if ((long) promptIds.length + o.maxNewTokens() > ctxLen) {
-            throw new IllegalArgumentException(String.format("the prompt (%d token%s) plus max_new_tokens (%d) is %d, over the context of %d positions; "
-                    + "shorten the prompt or ask for at most %d new tokens", promptIds.length, promptIds.length == 1 ? "" : "s", o.maxNewTokens(),
-                    promptIds.length + o.maxNewTokens(), ctxLen, Math.max(0, ctxLen - promptIds.length)));
+    /** Refuses, with the numbers, a prompt that with the new tokens would not fit {@code context} positions. */
+    public static void checkFits(int promptLength, int maxNewTokens, int context) {
+        if ((long) promptLength + maxNewTokens > context) {
+            throw new IllegalArgumentException(String.format("the prompt (%d token%s) plus max new tokens (%d) is %d, over the context of %d positions; "
+                    + "shorten the prompt or ask for at most %d new tokens", promptLength, promptLength == 1 ? "" : "s", maxNewTokens,
+                    promptLength + maxNewTokens, context, Math.max(0, context - promptLength)));
         }
-        if (o.temperature() < 0 || o.topP() <= 0 || o.topP() > 1 || o.topK() < 0) {
-            throw new IllegalArgumentException("sampling needs temperature >= 0, 0 < top_p <= 1 and top_k >= 0; got " + o.temperature() + ", "
-                    + o.topP() + ", " + o.topK());
+    }
+
+    public GenerationResult generate(GenerationRequest r) {
+        int[] promptIds = promptIds(r, model.tokenizer());
+        checkFits(promptIds.length, r.maxNewTokens(), model.contextLength());
+        for (int t : promptIds) {
+            if (t >= model.config().vocabSize()) throw new IllegalArgumentException("prompt token id " + t + " is outside the vocabulary of " + model.config().vocabSize());
         }
         synchronized (model) {
+            cancelled = false;
             try {
-                return run(promptIds, o, onText);
+                return run(promptIds, r);
             } finally {
                 cancelled = false;
             }
         }
     }
 
-    private Result run(int[] promptIds, Options o, Consumer<String> onText) {
-        int[] stops = o.stopIds() != null ? o.stopIds() : new int[] {model.config().eosTokenId()};
+    private GenerationResult run(int[] promptIds, GenerationRequest r) {
+        List<Integer> eos = model.config().eosTokenIds();
+        int[] stops = r.stopTokens();
         Tokenizer tok = model.tokenizer();
-        boolean clean = o.cleanUp() != null ? o.cleanUp() : tok != null && tok.cleanUpByDefault();
-        StreamDecoder stream = tok == null ? null : tok.streamDecoder(clean);
-        StopText stopText = new StopText(o.stopStrings(), onText);
-        boolean sample = o.temperature() > 0;
-        SplittableRandom rng = new SplittableRandom(o.seed());
+        StreamDecoder stream = tok == null ? null : tok.streamDecoder(r.cleanUpSpaces());
+        StopText stopText = new StopText(r.stopStrings(), r.onText().orElse(null));
+        Sampling sampling = r.sampling();
+        boolean sample = !sampling.isGreedy();
+        long seed = sampling.seed().orElseGet(() -> ThreadLocalRandom.current().nextLong());
+        SplittableRandom rng = new SplittableRandom(seed);
         List<Integer> out = new ArrayList<>();
         model.reset();
+        long builds0 = model.context().programBuildNanos();
         long t0 = System.nanoTime();
         int next = model.prefill(promptIds, null);
-        if (sample) next = sample(o, rng);
+        if (sample) next = sample(sampling, rng);
         long t1 = System.nanoTime();
-        String reason = "max_new_tokens";
+        long buildNanos = model.context().programBuildNanos() - builds0;
+        StopReason reason = StopReason.MAX_TOKENS;
         while (true) {
+            if (r.stopAtEos() && eos.contains(next)) {
+                reason = StopReason.EOS;
+                break;
+            }
             if (contains(stops, next)) {
-                reason = "stop token " + next;
+                reason = StopReason.STOP_TOKEN;
                 break;
             }
             out.add(next);
+            if (r.onToken().isPresent()) r.onToken().get().accept(next);
             if (stream != null && stopText.accept(stream.next(next))) {
-                reason = "stop string";
+                reason = StopReason.STOP_STRING;
                 break;
             }
-            if (out.size() >= o.maxNewTokens()) break;
+            if (out.size() >= r.maxNewTokens()) break;
             if (cancelled || Thread.currentThread().isInterrupted()) {
-                reason = "cancelled";
+                reason = StopReason.CANCELLED;
                 break;
             }
             if (sample) model.setNextToken(next);
             next = model.decode(null);
-            if (sample) next = sample(o, rng);
+            if (sample) next = sample(sampling, rng);
         }
         long t2 = System.nanoTime();
-        if (stream != null && !reason.equals("stop string")) stopText.accept(stream.flush());
+        if (stream != null && reason != StopReason.STOP_STRING) stopText.accept(stream.flush());
         stopText.finish();
         int[] ids = out.stream().mapToInt(Integer::intValue).toArray();
-        return new Result(promptIds, ids, stopText.text(), reason, (t1 - t0) / 1e9, (t2 - t1) / 1e9);
+        return new GenerationResult(stopText.text(), promptIds, ids, reason, sample ? OptionalLong.of(seed) : OptionalLong.empty(),
+                Math.max(0, t1 - t0 - buildNanos), t2 - t1, buildNanos);
     }
 
     private static boolean contains(int[] a, int v) {
@@ -141,7 +134,7 @@ public final class Generator {
      * primitive keys (a soak on the H100 showed a boxed sort of all 51200 costing more than the
      * decode step itself).
      */
-    private int sample(Options o, SplittableRandom rng) {
+    private int sample(Sampling o, SplittableRandom rng) {
         float[] logits = model.logits(1);
         int n = logits.length;
         int[] cand;
@@ -190,7 +183,7 @@ public final class Generator {
     }
 
     /** The k-th largest value (k from 1) of {@code a}, which it reorders (quickselect). */
-    static float kthLargest(float[] a, int k) {
+    public static float kthLargest(float[] a, int k) {
         int lo = 0, hi = a.length - 1, target = k - 1;
         while (lo < hi) {
             float pivot = a[(lo + hi) >>> 1];

@@ -1,0 +1,107 @@
+package dev.flashcl;
+
+import dev.flashcl.internal.generate.Generator;
+import dev.flashcl.internal.kernels.Storage;
+import dev.flashcl.internal.phi.PhiModel;
+import dev.flashcl.tokenizer.Tokenizer;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * A model on the device, from {@link FlashCl#load}: generate text with {@link #generate}, or drive
+ * it step by step through a {@link #newSession() session}. One generation at a time: calls from
+ * several threads are serialized (load a second model for parallel streams). Close it to free
+ * its device memory.
+ */
+public final class LanguageModel implements AutoCloseable {
+    private final PhiModel model;
+    private final Generator generator;
+    private final Path source;
+    private long epoch;
+    private boolean closed;
+
+    LanguageModel(PhiModel model, Path source) {
+        this.model = model;
+        this.generator = new Generator(model);
+        this.source = source;
+    }
+
+    /**
+     * Generates from the request's prompt until a stop token, a stop string or the token limit;
+     * text and tokens stream to the request's callbacks as they come.
+     *
+     * @param request what to generate
+     * @return the text, tokens, why it stopped and how fast
+     * @throws IllegalArgumentException when the prompt plus the new tokens exceed the context
+     * @throws FlashClException         when the device fails or the logits turn non-finite
+     */
+    public GenerationResult generate(GenerationRequest request) {
+        synchronized (model) {
+            ensureOpen();
+            epoch++;
+            return generator.generate(request);
+        }
+    }
+
+    /**
+     * @param prompt the text to continue (greedy, {@value GenerationRequest#DEFAULT_MAX_NEW_TOKENS} new tokens at most)
+     * @return the result
+     */
+    public GenerationResult generate(String prompt) {
+        return generate(GenerationRequest.of(prompt));
+    }
+
+    /**
+     * Stops the generation in flight (from any thread or callback) after its current step; it
+     * returns with {@link StopReason#CANCELLED}. Does nothing when none runs.
+     */
+    public void cancel() {
+        generator.cancel();
+    }
+
+    /**
+     * Starts a step-by-step session at position 0, ending any session before it.
+     *
+     * @return the session
+     */
+    public Session newSession() {
+        synchronized (model) {
+            ensureOpen();
+            epoch++;
+            model.reset();
+            return new Session(this, model, epoch);
+        }
+    }
+
+    void checkSession(long sessionEpoch) {
+        ensureOpen();
+        if (sessionEpoch != epoch) throw new IllegalStateException("this session has ended: a later session or generate took the model");
+    }
+
+    /** @return the model's tokenizer, empty when its directory had no tokenizer files */
+    public Optional<Tokenizer> tokenizer() {
+        return Optional.ofNullable(model.tokenizer());
+    }
+
+    /** @return the model's shape and device footprint */
+    public ModelInfo info() {
+        var c = model.config();
+        return new ModelInfo(source, c.numLayers(), c.hiddenSize(), c.numHeads(), c.headDim(), c.intermediateSize(), c.vocabSize(),
+                model.contextLength(), c.parameters(), model.storage() == Storage.F32 ? Precision.F32 : Precision.F16, c.eosTokenIds(),
+                model.context().bytesInUse());
+    }
+
+    private void ensureOpen() {
+        if (closed) throw new IllegalStateException("the model is closed");
+    }
+
+    /** Frees the model's device memory; later calls throw. */
+    @Override
+    public void close() {
+        synchronized (model) {
+            if (closed) return;
+            closed = true;
+            model.close();
+        }
+    }
+}
