@@ -83,6 +83,8 @@ public final class FlashCl implements AutoCloseable {
      * Loads a Phi model directory as Hugging Face writes it (config.json, model.safetensors or
      * its shards, the tokenizer files) onto the device. Every file, tensor and the device memory
      * needed are checked before anything is allocated; on failure nothing stays on the device.
+     * Loading ends with a one-token warm-up pass, so kernel compilation (at build, or a driver's
+     * on first launch) is counted in the load, not in the first generation's speed.
      *
      * @param modelDir the model directory
      * @param options  context length, precision, prefill chunk, progress
@@ -94,8 +96,10 @@ public final class FlashCl implements AutoCloseable {
                 .withStorage(options.precision() == Precision.F32 ? Storage.F32 : Storage.F16);
         long total = dev.flashcl.internal.checkpoint.Checkpoint.open(modelDir).bytes();
         long[] done = {0};
+        long t0 = System.nanoTime(), builds0 = ctx.programBuildNanos();
         PhiModel m = PhiModel.load(ctx, modelDir, o, n -> options.progress().loaded(done[0] += n, total));
-        LanguageModel model = new LanguageModel(m, modelDir);
+        m.warmUp();
+        LanguageModel model = new LanguageModel(m, modelDir, System.nanoTime() - t0, ctx.programBuildNanos() - builds0);
         synchronized (models) {
             models.add(model);
         }

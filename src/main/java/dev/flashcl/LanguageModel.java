@@ -17,13 +17,16 @@ public final class LanguageModel implements AutoCloseable {
     private final PhiModel model;
     private final Generator generator;
     private final Path source;
+    private final long loadNanos, buildNanos;
     private long epoch;
     private boolean closed;
 
-    LanguageModel(PhiModel model, Path source) {
+    LanguageModel(PhiModel model, Path source, long loadNanos, long buildNanos) {
         this.model = model;
         this.generator = new Generator(model);
         this.source = source;
+        this.loadNanos = loadNanos;
+        this.buildNanos = buildNanos;
     }
 
     /**
@@ -88,7 +91,7 @@ public final class LanguageModel implements AutoCloseable {
         var c = model.config();
         return new ModelInfo(source, c.numLayers(), c.hiddenSize(), c.numHeads(), c.headDim(), c.intermediateSize(), c.vocabSize(),
                 model.contextLength(), c.parameters(), model.storage() == Storage.F32 ? Precision.F32 : Precision.F16, c.eosTokenIds(),
-                model.context().bytesInUse());
+                model.context().bytesInUse(), loadNanos, buildNanos);
     }
 
     private void ensureOpen() {

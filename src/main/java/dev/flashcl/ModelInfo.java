@@ -17,6 +17,9 @@ import java.nio.file.Path;
  * @param precision         storage on the device
  * @param eosTokenIds       the end-of-text tokens (config.json may name several)
  * @param deviceBytes       device memory in use after loading (weights, KV cache, activations)
+ * @param loadNanos         time the load took, kernel builds and the warm-up pass included
+ * @param kernelBuildNanos  of that, time spent building OpenCL programs (or loading them from the kernel cache)
  */
 public record ModelInfo(Path source, int layers, int hiddenSize, int heads, int headDim, int intermediateSize, int vocabSize,
-                        int contextLength, long parameters, Precision precision, java.util.List<Integer> eosTokenIds, long deviceBytes) {}
+                        int contextLength, long parameters, Precision precision, java.util.List<Integer> eosTokenIds, long deviceBytes, long loadNanos,
+                        long kernelBuildNanos) {}

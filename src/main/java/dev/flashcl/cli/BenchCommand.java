@@ -23,9 +23,9 @@ final class BenchCommand {
     static final class Attention implements Callable<Integer> {
         @Option(names = "--device", description = "Device: index, gpu/cpu/accelerator, or a name substring.")
         String device;
-        @Option(names = "--batch", defaultValue = "1") int batch;
-        @Option(names = "--heads", defaultValue = "32") int heads;
-        @Option(names = "--head-dim", defaultValue = "80") int headDim;
+        @Option(names = "--batch", defaultValue = "1", description = "Sequences per launch (default: ${DEFAULT-VALUE}).") int batch;
+        @Option(names = "--heads", defaultValue = "32", description = "Attention heads (default: ${DEFAULT-VALUE}, Phi-2's).") int heads;
+        @Option(names = "--head-dim", defaultValue = "80", description = "Dimensions per head (default: ${DEFAULT-VALUE}, Phi-2's).") int headDim;
         @Option(names = "--no-causal", description = "No mask (default: causal).")
         boolean noCausal;
         @Option(names = "--storage", defaultValue = "f16", description = "f16 or f32 (default: ${DEFAULT-VALUE}).")
@@ -36,8 +36,8 @@ final class BenchCommand {
         @Option(names = "--decode-lengths", split = ",", defaultValue = "2048,16384",
                 description = "Decode cache lengths (default: ${DEFAULT-VALUE}).")
         List<Integer> decodeLengths;
-        @Option(names = "--warmup", defaultValue = "2") int warmup;
-        @Option(names = "--repeat", defaultValue = "10") int repeat;
+        @Option(names = "--warmup", defaultValue = "2", description = "Untimed runs before the timed ones (default: ${DEFAULT-VALUE}).") int warmup;
+        @Option(names = "--repeat", defaultValue = "10", description = "Timed runs per point (median; default: ${DEFAULT-VALUE}).") int repeat;
         @Option(names = "--no-naive", description = "Skip the naive kernel (default: time it too).")
         boolean noNaive;
         @Option(names = "--no-portable-tiles", description = "Skip the portable flash kernel's tiles (default: time each); the tensor-core kernel, where there is one, still runs.")
@@ -94,7 +94,7 @@ final class BenchCommand {
         java.nio.file.Path tokenizerDir;
         @Option(names = "--source", description = "Directory of .py files (default: the newest /usr/lib/python3.* there is).")
         java.nio.file.Path source;
-        @Option(names = "--repeat", defaultValue = "5") int repeat;
+        @Option(names = "--repeat", defaultValue = "5", description = "Timed passes over the files (median; default: ${DEFAULT-VALUE}).") int repeat;
 
         @Override
         public Integer call() throws Exception {
@@ -142,14 +142,14 @@ final class BenchCommand {
             description = "Prefill tokens/s at several prompt lengths and decode tokens/s at several context lengths (medians, warm-up excluded).")
     static final class Generate implements Callable<Integer> {
         @picocli.CommandLine.Mixin ModelOptions model;
-        @Option(names = "--device") String device;
-        @Option(names = "--storage", defaultValue = "f16") String storage;
-        @Option(names = "--prompt-lengths", split = ",", defaultValue = "128,512,2048") List<Integer> promptLengths;
-        @Option(names = "--contexts", split = ",", defaultValue = "128,512,2000") List<Integer> contexts;
+        @Option(names = "--device", description = "OpenCL device: index, gpu/cpu/accelerator, or a name substring (default: the first GPU, else the first device).") String device;
+        @Option(names = "--storage", defaultValue = "f16", description = "Weights and KV cache on the device: f16 or f32 (default: ${DEFAULT-VALUE}).") String storage;
+        @Option(names = "--prompt-lengths", split = ",", defaultValue = "128,512,2048", description = "Prompt lengths to time prefill at (default: ${DEFAULT-VALUE}).") List<Integer> promptLengths;
+        @Option(names = "--contexts", split = ",", defaultValue = "128,512,2000", description = "Cache lengths to time decode at (default: ${DEFAULT-VALUE}).") List<Integer> contexts;
         @Option(names = "--repeat", defaultValue = "5", description = "Timed prefill runs per length (median).") int repeat;
         @Option(names = "--steps", defaultValue = "32", description = "Timed decode steps per context (median).") int steps;
         @Option(names = "--prefill-chunk", defaultValue = "2048", description = "Prompt tokens per prefill pass (default: ${DEFAULT-VALUE}).") int chunk;
-        @Option(names = "--json") File json;
+        @Option(names = "--json", description = "Also write the results as JSON to this file.") File json;
         /** Untimed decode steps before the timed ones at each context (the host's launch path warms up too). */
         static final int WARMUP_STEPS = 16;
 
@@ -353,9 +353,9 @@ final class BenchCommand {
                     + "tokens/s, device memory held and live kernel objects: they should stay flat.")
     static final class Soak implements Callable<Integer> {
         @picocli.CommandLine.Mixin ModelOptions model;
-        @Option(names = "--device") String device;
-        @Option(names = "--minutes", defaultValue = "20") double minutes;
-        @Option(names = "--json") File json;
+        @Option(names = "--device", description = "OpenCL device: index, gpu/cpu/accelerator, or a name substring (default: the first GPU, else the first device).") String device;
+        @Option(names = "--minutes", defaultValue = "20", description = "How long to run (default: ${DEFAULT-VALUE}).") double minutes;
+        @Option(names = "--json", description = "Also write the results as JSON to this file.") File json;
 
         @Override
         public Integer call() throws Exception {

@@ -23,7 +23,7 @@ import picocli.CommandLine.Option;
 final class BuildKernelsCommand implements Callable<Integer> {
     @Option(names = "--device", description = "Device: index, gpu/cpu/accelerator, or a name substring.")
     String device;
-    @Option(names = "--head-dims", split = ",", defaultValue = "64,80,96,128") List<Integer> headDims;
+    @Option(names = "--head-dims", split = ",", defaultValue = "64,80,96,128", description = "Head dimensions to build for (default: ${DEFAULT-VALUE}).") List<Integer> headDims;
     @Option(names = "--shard", defaultValue = "0/1", description = "I/N: build every N-th variant from the I-th (default: all).")
     String shard;
 

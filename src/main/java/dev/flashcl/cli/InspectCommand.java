@@ -7,6 +7,7 @@ import dev.flashcl.internal.checkpoint.TensorInfo;
 import dev.flashcl.internal.cl.Bytes;
 import dev.flashcl.internal.kernels.Storage;
 import dev.flashcl.internal.phi.PhiModel;
+import dev.flashcl.tokenizer.Tokenizer;
 import java.nio.file.Path;
 import java.util.EnumMap;
 import java.util.Locale;
@@ -16,9 +17,13 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code flashcl inspect}: what a model directory holds and what running it will need. Touches no device. */
-@Command(name = "inspect", mixinStandardHelpOptions = true,
-        description = "Config summary, tensors, parameters, dtypes and the device memory generation needs.")
+/**
+ * {@code flashcl inspect}: what a model directory holds and what running it will need. Touches no
+ * device, but runs every check loading runs (config, every tensor's presence and shape, the
+ * tokenizer and its vocabulary against the model's) and exits 1 on the first problem.
+ */
+@Command(name = "inspect", description = "Config summary, tensors, parameters, dtypes, tokenizer and the device memory generation needs; "
+        + "exits 1 if loading would fail.")
 final class InspectCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
     @Option(names = "--context", description = "Context length for the memory estimate (default: max_position_embeddings).")
@@ -29,6 +34,11 @@ final class InspectCommand implements Callable<Integer> {
         Path dir = model.resolve();
         PhiConfig c = PhiConfig.read(dir);
         Checkpoint ck = Checkpoint.open(dir);
+        PhiModel.validate(ck, c);
+        Tokenizer tok = Tokenizer.load(dir);
+        tok.checkAgainst(c.vocabSize(), dir);
+        int ctxLen = context == null ? c.maxPositions() : context;
+        if (ctxLen < 1 || ctxLen > c.maxPositions()) throw new IllegalArgumentException("--context must be 1.." + c.maxPositions() + ", got " + ctxLen);
         Map<DType, long[]> byType = new EnumMap<>(DType.class);
         long params = 0;
         for (TensorInfo t : ck.tensors().values()) {
@@ -46,12 +56,12 @@ final class InspectCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "tensors    %d, %,d parameters (config implies %,d), %s in %s%n", ck.tensors().size(), params, c.parameters(),
                 Bytes.format(ck.bytes()), ck.tensors().values().stream().map(t -> t.file().getFileName().toString()).distinct().count() + " file(s)");
         byType.forEach((t, a) -> System.out.printf(Locale.ROOT, "dtype      %-5s %d tensors, %s%n", t, a[0], Bytes.format(a[1])));
-        int ctxLen = context == null ? c.maxPositions() : context;
-        if (ctxLen < 1 || ctxLen > c.maxPositions()) throw new IllegalArgumentException("--context must be 1.." + c.maxPositions() + ", got " + ctxLen);
+        System.out.printf(Locale.ROOT, "tokenizer  %d ids (%d embedding rows), eos %s%n", tok.size(), c.vocabSize(), c.eosTokenIds());
         for (Storage s : Storage.values()) {
             System.out.printf(Locale.ROOT, "device     %s weights + KV cache at context %d: about %s%n", s.suffix, ctxLen,
                     Bytes.format(PhiModel.deviceBytesFor(c, s, ctxLen, PhiModel.Options.defaults().prefillChunk(), false, ck.has("lm_head.weight"))));
         }
+        System.out.println("ok         every check that loading runs passed");
         return 0;
     }
 }

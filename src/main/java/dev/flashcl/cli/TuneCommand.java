@@ -24,12 +24,12 @@ import picocli.CommandLine.Option;
 @Command(name = "tune", mixinStandardHelpOptions = true,
         description = "Measure the attention tiles, decode work-groups and GEMV shapes this device takes and keep the fastest (per device and driver).")
 final class TuneCommand implements Callable<Integer> {
-    @Option(names = "--device") String device;
+    @Option(names = "--device", description = "OpenCL device: index, gpu/cpu/accelerator, or a name substring (default: the first GPU, else the first device).") String device;
     @Option(names = "--what", split = ",", defaultValue = "attention,gemv", description = "What to tune: attention, gemv or both (default: ${DEFAULT-VALUE}).")
     List<String> what;
-    @Option(names = "--head-dim", defaultValue = "80") int headDim;
-    @Option(names = "--heads", defaultValue = "32") int heads;
-    @Option(names = "--storage", defaultValue = "f16") String storage;
+    @Option(names = "--head-dim", defaultValue = "80", description = "Dimensions per head (default: ${DEFAULT-VALUE}, Phi-2's).") int headDim;
+    @Option(names = "--heads", defaultValue = "32", description = "Attention heads (default: ${DEFAULT-VALUE}, Phi-2's).") int heads;
+    @Option(names = "--storage", defaultValue = "f16", description = "Weights and KV cache on the device: f16 or f32 (default: ${DEFAULT-VALUE}).") String storage;
     @Option(names = "--length", description = "Prefill length and decode cache length to time (default: 2048 on a GPU, 256 on other devices).")
     Integer length;
     @Option(names = "--hidden", description = "GEMV sizes: hidden size (default: Phi-2's 2560 on a GPU, 256 on other devices).") Integer hidden;

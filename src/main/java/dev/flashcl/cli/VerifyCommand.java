@@ -33,10 +33,10 @@ import picocli.CommandLine.Option;
         description = "Compare logits and greedy tokens with a transformers reference dump (reference.json + reference.safetensors).")
 final class VerifyCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
-    @Option(names = "--device") String device;
+    @Option(names = "--device", description = "OpenCL device: index, gpu/cpu/accelerator, or a name substring (default: the first GPU, else the first device).") String device;
     @Option(names = "--reference", required = true, description = "Directory with reference.json (prompt ids, greedy ids) and reference.safetensors (tensor 'logits' [T, V] fp32).")
     Path reference;
-    @Option(names = "--storage", defaultValue = "f16") String storage;
+    @Option(names = "--storage", defaultValue = "f16", description = "Weights and KV cache on the device: f16 or f32 (default: ${DEFAULT-VALUE}).") String storage;
     @Option(names = "--max-rel-diff", defaultValue = "0.002", description = "Largest max |diff| of the logits, as a fraction of max |ref| (default: ${DEFAULT-VALUE}; "
             + "Phi-2's size in fp16 on an H200: 0.0008).")
     double maxRelDiff;

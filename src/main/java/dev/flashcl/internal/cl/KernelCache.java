@@ -41,8 +41,10 @@ public final class KernelCache {
         return new KernelCache(dir.resolve(key + ".bin"));
     }
 
-    /** flashcl's cache directory (models, tuning results): {@code FLASHCL_CACHE}, else {@code ~/.cache/flashcl}. */
+    /** flashcl's cache directory (models, tuning results): {@code -Dflashcl.cache}, else {@code FLASHCL_CACHE}, else {@code ~/.cache/flashcl}. */
     public static Path cacheRoot() {
+        String prop = System.getProperty("flashcl.cache");
+        if (prop != null && !prop.isEmpty()) return Path.of(prop);
         String env = System.getenv("FLASHCL_CACHE");
         return env != null && !env.isEmpty() ? Path.of(env) : Path.of(System.getProperty("user.home"), ".cache", "flashcl");
     }

@@ -362,6 +362,23 @@ public final class PhiModel implements AutoCloseable {
         return ctx;
     }
 
+    /**
+     * Runs one token through prefill and one decode step, then forgets them: drivers that compile
+     * a kernel on its first launch (PoCL specializes each for its work-group size) do it here, at
+     * load, not inside the first generation's measured prefill. A model whose logits are not
+     * finite for that token says so when it generates, not here.
+     */
+    public void warmUp() {
+        try {
+            prefill(new int[] {0}, null);
+            decode(null);
+        } catch (NumericalException e) {
+            log.debug("warm-up: {}", e.getMessage());
+        } finally {
+            reset();
+        }
+    }
+
     /** Forgets the KV cache (the next prefill starts at position 0). */
     public void reset() {
         cached = 0;

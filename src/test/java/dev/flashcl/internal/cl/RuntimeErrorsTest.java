@@ -94,4 +94,35 @@ class RuntimeErrorsTest {
         assertFalse(out.contains("\tat "), "no stack trace: " + out);
         Files.delete(empty);
     }
+
+    /**
+     * Mesa's OpenCL (Debian's mesa-opencl-icd: rusticl, which answers CL_INVALID_DEVICE_TYPE to
+     * CL_DEVICE_TYPE_ALL unless RUSTICL_ENABLE names a driver, and Clover, which lists nothing)
+     * beside PoCL: the platforms that cannot list a device are skipped and PoCL's device is used.
+     */
+    @Test
+    void platformsThatCannotListDevicesAreSkipped() throws Exception {
+        Path vendors = Path.of("/etc/OpenCL/vendors");
+        boolean haveMesa = Files.exists(vendors.resolve("rusticl.icd")) && Files.exists(vendors.resolve("pocl.icd"));
+        if (System.getenv("CI") != null) assertTrue(haveMesa, "CI installs mesa-opencl-icd and PoCL (./flashcl test)");
+        org.junit.jupiter.api.Assumptions.assumeTrue(haveMesa, "needs PoCL and Mesa's rusticl registered");
+        Path icds = Files.createTempDirectory("mesa-icd");
+        for (String f : new String[] {"rusticl.icd", "mesa.icd", "pocl.icd"}) {
+            if (Files.exists(vendors.resolve(f))) Files.copy(vendors.resolve(f), icds.resolve(f));
+        }
+        ProcessBuilder pb = TestJvm.java(Main.class, "devices", "--no-probe");
+        pb.environment().put("OCL_ICD_VENDORS", icds.toString());
+        pb.environment().remove("RUSTICL_ENABLE");
+        pb.redirectErrorStream(true);
+        Process p = pb.start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.exitValue(), out);
+        assertTrue(out.contains("Portable Computing Language") && out.contains("* selected"), out);
+        assertFalse(out.contains("\tat "), "no stack trace: " + out);
+        try (var files = Files.list(icds)) {
+            for (Path f : files.toList()) Files.delete(f);
+        }
+        Files.delete(icds);
+    }
 }

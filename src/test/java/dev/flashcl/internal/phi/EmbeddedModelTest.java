@@ -1,12 +1,11 @@
 package dev.flashcl.internal.phi;
 
+import static org.junit.jupiter.api.Assertions.*;
+
 import dev.flashcl.GenerationRequest;
 import dev.flashcl.Sampling;
 import dev.flashcl.StopReason;
 import dev.flashcl.internal.generate.Generator;
-
-import static org.junit.jupiter.api.Assertions.*;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.flashcl.internal.kernels.TestDevice;

@@ -1,12 +1,9 @@
 package dev.flashcl.internal.phi;
 
-import dev.flashcl.GenerationRequest;
-import dev.flashcl.Sampling;
-import dev.flashcl.StopReason;
-import dev.flashcl.internal.generate.Generator;
-
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.flashcl.GenerationRequest;
+import dev.flashcl.internal.generate.Generator;
 import dev.flashcl.internal.checkpoint.CheckpointException;
 import dev.flashcl.internal.cl.ClContext;
 import dev.flashcl.internal.cl.DeviceMemoryException;

@@ -1,12 +1,11 @@
 package dev.flashcl.internal.phi;
 
+import static org.junit.jupiter.api.Assertions.*;
+
 import dev.flashcl.GenerationRequest;
 import dev.flashcl.Sampling;
 import dev.flashcl.StopReason;
 import dev.flashcl.internal.generate.Generator;
-
-import static org.junit.jupiter.api.Assertions.*;
-
 import dev.flashcl.internal.checkpoint.SafetensorsFile;
 import dev.flashcl.internal.checkpoint.TensorInfo;
 import dev.flashcl.internal.cl.ClContext;
