@@ -9,21 +9,8 @@
 #ifndef SOFTMAX_WG
 #define SOFTMAX_WG 128       // work-items per row in the softmax; a power of two
 #endif
-#ifndef STORAGE_F16
-#define STORAGE_F16 1        // 1: fp16 storage, 0: fp32 storage
-#endif
 
-#if STORAGE_F16
-#define STORE_T half
-#define KERNEL(name) name##_f16
-#define LOAD1(p, i) vload_half(0, (p) + (i))
-#define STORE1(x, p, i) vstore_half_rte((x), 0, (p) + (i))
-#else
-#define STORE_T float
-#define KERNEL(name) name##_f32
-#define LOAD1(p, i) ((p)[i])
-#define STORE1(x, p, i) ((p)[i] = (x))
-#endif
+#include "storage.cl"
 
 inline size_t row_offset(int4 layout, int b, int h, int r) {
     return (size_t)layout.x + (size_t)b * layout.y + (size_t)h * layout.z + (size_t)r * layout.w;

@@ -24,9 +24,6 @@
 #ifndef DECODE_WG
 #define DECODE_WG 64         // decode: work-items per split; each takes every DECODE_WG-th key
 #endif
-#ifndef STORAGE_F16
-#define STORAGE_F16 1        // 1: fp16 storage, 0: fp32 storage
-#endif
 #ifndef UNROLL_HINTS
 #define UNROLL_HINTS 1       // 1: ask for the loops over head_dim and tile keys to be unrolled
 #endif
@@ -56,26 +53,7 @@
 #endif
 #define D4 (HEAD_DIM / 4)
 
-#if STORAGE_F16
-#define STORE_T half
-#define KERNEL(name) name##_f16
-#define LOAD4(p, i) load_half4((p) + (i))
-#define STORE1(x, p, i) vstore_half_rte((x), 0, (p) + (i))
-#else
-#define STORE_T float
-#define KERNEL(name) name##_f32
-#define LOAD4(p, i) (*(__global const float4*)((p) + (i)))
-#define STORE1(x, p, i) ((p)[i] = (x))
-#endif
-
-#if STORAGE_F16
-// Four halves from an 8-byte-aligned address in one 8-byte load, converted in registers.
-// (vload_half4 and vloada_half4 both became four 2-byte loads in NVIDIA's PTX, 2026-11-24.)
-inline float4 load_half4(__global const half* p) {
-    const uint2 raw = *(__global const uint2*)p;
-    return vload_half4(0, (const __private half*)&raw);
-}
-#endif
+#include "storage.cl"
 
 #define LN2 0.69314718055994530942f
 

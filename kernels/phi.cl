@@ -15,9 +15,6 @@
 //   rope_cache     q, k   = partial rotate-half RoPE (first ROT dims); k, v appended to the cache
 //   argmax         token  = first index of the largest logit, and whether it is finite
 
-#ifndef STORAGE_F16
-#define STORAGE_F16 1
-#endif
 #ifndef LN_WG
 #define LN_WG 256            // work-items per LayerNorm row; a power of two
 #endif
@@ -35,23 +32,7 @@
 #define MMA 0                // 1: the tensor-core GEMM kernels (NVIDIA inline PTX, fp16 storage)
 #endif
 
-#if STORAGE_F16
-#define STORE_T half
-#define KERNEL(name) name##_f16
-#define LOAD(p, i) vload_half((i), (p))
-#define STORE(x, p, i) vstore_half_rte((x), (i), (p))
-#define LOAD4(p, i) load_half4((p) + (i))
-inline float4 load_half4(__global const half* p) {   // one 8-byte load (the address is a multiple of 4 elements)
-    const uint2 raw = *(__global const uint2*)p;
-    return vload_half4(0, (const __private half*)&raw);
-}
-#else
-#define STORE_T float
-#define KERNEL(name) name##_f32
-#define LOAD(p, i) ((p)[i])
-#define STORE(x, p, i) ((p)[i] = (x))
-#define LOAD4(p, i) (*(__global const float4*)((p) + (i)))
-#endif
+#include "storage.cl"
 
 // x[t, :] = table[ids[t], :]. NDRange (H, rows). An id outside the table gives zeros (the host
 // checks prompt ids; this keeps a bad sampled id from reading out of bounds).
@@ -59,7 +40,7 @@ __kernel void KERNEL(embed)(__global const int* ids, __global const STORE_T* tab
     const int d = get_global_id(0), t = get_global_id(1);
     if (d >= h) return;
     const int id = ids[t];
-    x[(size_t)t * h + d] = (id >= 0 && id < vocab) ? LOAD(table, (size_t)id * h + d) : 0.0f;
+    x[(size_t)t * h + d] = (id >= 0 && id < vocab) ? LOAD1(table, (size_t)id * h + d) : 0.0f;
 }
 
 // One work-group per row, one pass over x and one reduction: each work-item keeps Welford's
@@ -94,7 +75,7 @@ void KERNEL(layernorm)(__global const float* x, __global const float* w, __globa
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     const float mean = part[0].y, inv = rsqrt(part[0].z / h + eps);
-    for (int i = tid; i < h; i += LN_WG) STORE((xr[i] - mean) * inv * w[i] + b[i], out, (size_t)row * h + i);
+    for (int i = tid; i < h; i += LN_WG) STORE1((xr[i] - mean) * inv * w[i] + b[i], out, (size_t)row * h + i);
 }
 
 inline float gelu_new(float x) {
@@ -103,7 +84,7 @@ inline float gelu_new(float x) {
 
 // The epilogues of the matrix products: fp32 out, gelu_new stored as STORE_T, or added into fp32.
 #define EPI_F32(acc, out, idx) ((out)[idx] = (acc))
-#define EPI_GELU(acc, out, idx) STORE(gelu_new(acc), out, idx)
+#define EPI_GELU(acc, out, idx) STORE1(gelu_new(acc), out, idx)
 #define EPI_RESIDUAL(acc, out, idx) ((out)[idx] += (acc))
 // The GEMM bodies' epilogues, given output n: with its bias, or a partial sum as it is.
 #define OUT_F32(acc, idx, n) EPI_F32((acc) + bias[n], out, idx)
@@ -421,10 +402,10 @@ __kernel void KERNEL(rope_cache)(__global const float* qkv, __global const float
             kv = kv * c + row[hsz + d - half_rot] * s;
         }
     }
-    STORE(qv, q, ((size_t)head * rows + t) * d_head + d);
+    STORE1(qv, q, ((size_t)head * rows + t) * d_head + d);
     const size_t at = ((size_t)cache_row0 + (size_t)head * ctx + pos0 + t) * d_head + d;
-    STORE(kv, k_cache, at);
-    STORE(vv, v_cache, at);
+    STORE1(kv, k_cache, at);
+    STORE1(vv, v_cache, at);
 }
 
 // token[0] = the first index of the largest of logits[first .. first + n) (minus first); token[1] =

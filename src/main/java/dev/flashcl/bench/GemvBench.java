@@ -39,8 +39,8 @@ public final class GemvBench {
             for (PhiKernels.Gemv shape : shapes) {
                 PhiKernels k = new PhiKernels(ctx, s, shape, false);
                 try (ClKernel first = k.kernel("gemv_qkv_fc1"); ClKernel second = k.kernel("gemv_dense_fc2")) {
-                    first.arg(0, hv).arg(1, w1).arg(2, b1).arg(3, qkv).arg(4, 3 * hidden).arg(5, w2).arg(6, b2).arg(7, g).arg(8, intermediate).arg(9, hidden);
-                    second.arg(0, o).arg(1, wd).arg(2, bd).arg(3, hidden).arg(4, g).arg(5, wf).arg(6, bd).arg(7, intermediate).arg(8, x).arg(9, hidden);
+                    first.arg("h", hv).arg("w1", w1).arg("b1", b1).arg("out1", qkv).arg("n1", 3 * hidden).arg("w2", w2).arg("b2", b2).arg("out2", g).arg("n2", intermediate).arg("k", hidden);
+                    second.arg("o", o).arg("wd", wd).arg("bd", bd).arg("k1", hidden).arg("g", g).arg("w2", wf).arg("b2", bd).arg("k2", intermediate).arg("x", x).arg("n_out", hidden);
                     double[] t1 = new double[reps], t2 = new double[reps];
                     for (int r = -warmup; r < reps; r++) {
                         long a = first.launchTimed(ctx, k.gemvGlobal(3 * hidden + intermediate), new long[] {k.gemvWg()});

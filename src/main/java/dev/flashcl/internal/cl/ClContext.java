@@ -202,7 +202,7 @@ public final class ClContext implements AutoCloseable {
         String source = loadSource(file);
         KernelCache cache = KernelCache.forDevice(device, source, options);
         cl_program cached = cache.load(context, device.device(), options);
-        if (cached != null) return new ClProgram(cached, file, options);
+        if (cached != null) return new ClProgram(cached, file, options, KernelSignatures.parse(source));
         ClProgram built = build(file, source, options);
         cache.store(built.handle(), device.device());
         return built;
@@ -238,7 +238,7 @@ public final class ClContext implements AutoCloseable {
         long ms = (System.nanoTime() - t0) / 1_000_000;
         if (ms > 2000) log.info("built {} [{}] in {} ms", name, options, ms);
         else log.debug("built {} [{}] in {} ms", name, options, ms);
-        return new ClProgram(p, name, options);
+        return new ClProgram(p, name, options, KernelSignatures.parse(source));
     }
 
     /**
@@ -280,14 +280,35 @@ public final class ClContext implements AutoCloseable {
         return sb.toString();
     }
 
+    /**
+     * The source of {@code kernels/<file>} from the classpath, each {@code #include "other.cl"}
+     * line replaced by that file's source (once per file): the kernels ship inside the jar, where
+     * the OpenCL compiler's {@code -I} cannot reach them.
+     */
     static String loadSource(String file) {
+        return loadSource(file, new java.util.HashSet<>());
+    }
+
+    private static String loadSource(String file, java.util.Set<String> included) {
+        included.add(file);
+        String text;
         try (InputStream in = ClContext.class.getResourceAsStream("/kernels/" + file)) {
             if (in == null) throw new ClException("kernel source kernels/" + file + " is not on the classpath (is the jar complete?)");
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new ClException("cannot read kernel source kernels/" + file + ": " + e.getMessage());
         }
+        java.util.regex.Matcher m = INCLUDE.matcher(text);
+        StringBuilder out = new StringBuilder();
+        while (m.find()) {
+            String other = m.group(1);
+            m.appendReplacement(out, java.util.regex.Matcher.quoteReplacement(included.contains(other) ? "" : loadSource(other, included)));
+        }
+        m.appendTail(out);
+        return out.toString();
     }
+
+    private static final java.util.regex.Pattern INCLUDE = java.util.regex.Pattern.compile("(?m)^[ \\t]*#[ \\t]*include[ \\t]+\"([\\w.-]+)\"[ \\t]*$");
 
     /** Waits for every enqueued command. */
     public void finish() {

@@ -2,6 +2,9 @@ package dev.flashcl.internal.cl;
 
 import static org.jocl.CL.*;
 
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import org.jocl.Pointer;
 import org.jocl.Sizeof;
 import org.jocl.cl_event;
@@ -9,20 +12,33 @@ import org.jocl.cl_kernel;
 import org.jocl.cl_mem;
 
 /**
- * A kernel with its arguments. Arguments stay bound between launches, so a caller sets what
- * changes and launches again. {@link #launchTimed} returns the device time from profiling events.
+ * A kernel with its arguments, set by the names the kernel's source declares (read by
+ * {@link KernelSignatures}; the count is checked against the compiled kernel's). Arguments stay
+ * bound between launches, so a caller sets what changes and launches again.
+ * {@link #launchTimed} returns the device time from profiling events.
  */
 public final class ClKernel implements AutoCloseable {
     private final cl_kernel kernel;
     private final String name;
+    private final Map<String, Integer> index = new HashMap<>();
+    private final List<String> argNames;
     private boolean released;
 
     private static final java.util.concurrent.atomic.AtomicInteger LIVE = new java.util.concurrent.atomic.AtomicInteger();
 
-    ClKernel(cl_kernel kernel, String name) {
+    ClKernel(cl_kernel kernel, String name, List<String> argNames) {
         this.kernel = kernel;
         this.name = name;
+        this.argNames = argNames;
         LIVE.incrementAndGet();
+        int[] count = new int[1];
+        int err = clGetKernelInfo(kernel, CL_KERNEL_NUM_ARGS, Sizeof.cl_uint, Pointer.to(count), null);
+        if (err != CL_SUCCESS || count[0] != argNames.size()) {
+            close();
+            ClException.check(err, "clGetKernelInfo of " + name);
+            throw new ClException("kernel " + name + " takes " + count[0] + " arguments but its source was read as " + argNames.size() + " " + argNames);
+        }
+        for (int i = 0; i < argNames.size(); i++) index.put(argNames.get(i), i);
     }
 
     /** Kernel objects created and not yet released, in this process (leak checks). */
@@ -34,31 +50,46 @@ public final class ClKernel implements AutoCloseable {
         return name;
     }
 
-    public ClKernel arg(int index, ClBuffer buffer) {
-        return set(index, Sizeof.cl_mem, Pointer.to(buffer.mem()));
+    /** The argument names, in the kernel's order. */
+    public List<String> argNames() {
+        return argNames;
+    }
+
+    /** A buffer argument. */
+    public ClKernel arg(String arg, ClBuffer buffer) {
+        return set(arg, Sizeof.cl_mem, Pointer.to(buffer.mem()));
     }
 
     /** A null global pointer: the kernel tests for it (optional outputs). */
-    public ClKernel argNull(int index) {
-        return set(index, Sizeof.cl_mem, null);
+    public ClKernel argNull(String arg) {
+        return set(arg, Sizeof.cl_mem, null);
     }
 
-    public ClKernel arg(int index, int value) {
-        return set(index, Sizeof.cl_int, Pointer.to(new int[] {value}));
+    /** A buffer, or a null pointer where {@code buffer} is null (an optional output). */
+    public ClKernel argOrNull(String arg, ClBuffer buffer) {
+        return buffer == null ? argNull(arg) : arg(arg, buffer);
     }
 
-    public ClKernel arg(int index, float value) {
-        return set(index, Sizeof.cl_float, Pointer.to(new float[] {value}));
+    /** An {@code int} argument. */
+    public ClKernel arg(String arg, int value) {
+        return set(arg, Sizeof.cl_int, Pointer.to(new int[] {value}));
+    }
+
+    /** A {@code float} argument. */
+    public ClKernel arg(String arg, float value) {
+        return set(arg, Sizeof.cl_float, Pointer.to(new float[] {value}));
     }
 
     /** An {@code int4} argument. */
-    public ClKernel arg4(int index, int x, int y, int z, int w) {
-        return set(index, Sizeof.cl_int4, Pointer.to(new int[] {x, y, z, w}));
+    public ClKernel arg4(String arg, int x, int y, int z, int w) {
+        return set(arg, Sizeof.cl_int4, Pointer.to(new int[] {x, y, z, w}));
     }
 
-    private ClKernel set(int index, long size, Pointer value) {
-        int err = clSetKernelArg(kernel, index, size, value);
-        if (err != CL_SUCCESS) ClException.check(err, "clSetKernelArg " + index + " of " + name);   // the message only on failure: decode sets arguments every step
+    private ClKernel set(String arg, long size, Pointer value) {
+        Integer i = index.get(arg);
+        if (i == null) throw new IllegalArgumentException("kernel " + name + " has no argument '" + arg + "'; it takes " + argNames);
+        int err = clSetKernelArg(kernel, i, size, value);
+        if (err != CL_SUCCESS) ClException.check(err, "clSetKernelArg " + arg + " of " + name);   // the message only on failure: decode sets arguments every step
         return this;
     }
 

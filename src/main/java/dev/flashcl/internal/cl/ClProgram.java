@@ -13,23 +13,28 @@ public final class ClProgram implements AutoCloseable {
     private final cl_program program;
     private final String name;
     private final String options;
+    private final java.util.Map<String, java.util.List<String>> signatures;
     private boolean released;
 
-    ClProgram(cl_program program, String name, String options) {
+    ClProgram(cl_program program, String name, String options, java.util.Map<String, java.util.List<String>> signatures) {
         this.program = program;
         this.name = name;
         this.options = options;
+        this.signatures = signatures;
     }
 
     cl_program handle() {
         return program;
     }
 
+    /** A new kernel object of {@code kernelName}, whose arguments are set by the names its source declares. */
     public ClKernel kernel(String kernelName) {
+        var argNames = signatures.get(kernelName);
+        if (argNames == null) throw new ClException("no kernel '" + kernelName + "' is declared in " + name + "; it declares " + signatures.keySet());
         int[] err = new int[1];
         cl_kernel k = clCreateKernel(program, kernelName, err);
         ClException.check(err[0], "clCreateKernel '" + kernelName + "' from " + name + " [" + options + "]");
-        return new ClKernel(k, kernelName);
+        return new ClKernel(k, kernelName, argNames);
     }
 
     static String buildLog(cl_program p, cl_device_id d) {

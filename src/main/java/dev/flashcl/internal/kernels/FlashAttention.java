@@ -177,9 +177,8 @@ public final class FlashAttention implements AutoCloseable {
         int rowsPerGroup = mma ? 16 * mmaWarps : tiles.blockM(), groupSize = mma ? 32 * mmaWarps : tiles.blockM();
         int blocks = (dims.qLen() + rowsPerGroup - 1) / rowsPerGroup;
         bindQkv(kn, q, k, v);
-        kn.arg(6, o.buffer()).arg4(7, o.offset(), o.batchStride(), o.headStride(), o.rowStride());
-        if (lse == null) kn.argNull(8); else kn.arg(8, lse);
-        kn.arg(9, dims.heads()).arg(10, dims.qLen()).arg(11, dims.kvLen()).arg(12, causal ? 1 : 0).arg(13, scale);
+        o.bind(kn, "o").argOrNull("lse", lse)
+                .arg("heads", dims.heads()).arg("q_len", dims.qLen()).arg("kv_len", dims.kvLen()).arg("causal", causal ? 1 : 0).arg("scale", scale);
         // heads (and batches) along x, query blocks along y: see prefill_block in flash_attn.cl
         kn.launch(ctx, new long[] {(long) dims.heads() * dims.batch() * groupSize, blocks, 1}, new long[] {groupSize, 1, 1}, timer);
     }
@@ -209,8 +208,8 @@ public final class FlashAttention implements AutoCloseable {
         build(false, true);
         ensurePartials((long) dims.batch() * dims.heads() * splits(dims.kvLen(), splitLen));
         bindQkv(decode, q, k, v);
-        bindTail(decode, DECODE_TAIL, combine, o, lse, dims.heads(), scale, partO, partMl);
-        launchSplits(decode, DECODE_TAIL, combine, dims, splitLen, timer);
+        bindTail(decode, combine, o, lse, dims.heads(), scale, partO, partMl);
+        launchSplits(decode, combine, dims, splitLen, timer);
     }
 
     /**
@@ -228,7 +227,7 @@ public final class FlashAttention implements AutoCloseable {
         int splitLen = splitLength(dims);
         ensurePartials((long) dims.batch() * dims.heads() * splits(dims.kvLen(), splitLen));
         bindRope(decodeRope, combine, qkv, invFreq, rot, kCache, vCache, o, lse, dims.heads(), scale, partO, partMl);
-        launchSplits(decodeRope, ROPE_TAIL, combine, dims, splitLen, timer);
+        launchSplits(decodeRope, combine, dims, splitLen, timer);
     }
 
     /**
@@ -281,7 +280,7 @@ public final class FlashAttention implements AutoCloseable {
                 throw new IllegalArgumentException("this bound decode takes 1.." + maxDims.kvLen() + " keys, asked for " + kvLen);
             }
             AttentionDims dims = new AttentionDims(maxDims.batch(), maxDims.heads(), 1, kvLen, headDim);
-            launchSplits(kernel, ROPE_TAIL, comb, dims, splitLength(dims), timer);
+            launchSplits(kernel, comb, dims, splitLength(dims), timer);
         }
 
         @Override
@@ -302,34 +301,27 @@ public final class FlashAttention implements AutoCloseable {
         if (qkv.bytes() < need) throw new IllegalArgumentException("qkv buffer '" + qkv.name() + "' holds " + qkv.bytes() + " bytes but needs " + need);
     }
 
-    /** Index of the first argument after the inputs (part_o): 6 in flash_attn_decode, 7 in flash_attn_decode_rope. */
-    private static final int DECODE_TAIL = 6, ROPE_TAIL = 7;
-
     private static void bindRope(ClKernel kn, ClKernel comb, ClBuffer qkv, ClBuffer invFreq, int rot, TensorView kCache, TensorView vCache,
                                  TensorView o, ClBuffer lse, int heads, float scale, ClBuffer po, ClBuffer pml) {
-        kn.arg(0, qkv).arg(1, invFreq).arg(2, rot)
-                .arg(3, kCache.buffer()).arg4(4, kCache.offset(), kCache.batchStride(), kCache.headStride(), kCache.rowStride())
-                .arg(5, vCache.buffer()).arg4(6, vCache.offset(), vCache.batchStride(), vCache.headStride(), vCache.rowStride());
-        bindTail(kn, ROPE_TAIL, comb, o, lse, heads, scale, po, pml);
+        kn.arg("qkv", qkv).arg("inv_freq", invFreq).arg("rot", rot);
+        kCache.bind(kn, "k");
+        vCache.bind(kn, "v");
+        bindTail(kn, comb, o, lse, heads, scale, po, pml);
     }
 
-    /** A decode kernel's arguments from {@code a} on, and the combine's, but for those that follow kv_len (see {@link #launchSplits}). */
-    private static void bindTail(ClKernel kn, int a, ClKernel comb, TensorView o, ClBuffer lse, int heads, float scale, ClBuffer po, ClBuffer pml) {
-        kn.arg(a, po).arg(a + 1, pml).arg(a + 2, heads).arg(a + 5, scale)
-                .arg(a + 6, o.buffer()).arg4(a + 7, o.offset(), o.batchStride(), o.headStride(), o.rowStride());
-        if (lse == null) kn.argNull(a + 8); else kn.arg(a + 8, lse);
-        comb.arg(0, po).arg(1, pml).arg(3, o.buffer()).arg4(4, o.offset(), o.batchStride(), o.headStride(), o.rowStride());
-        if (lse == null) comb.argNull(5); else comb.arg(5, lse);
-        comb.arg(6, heads);
+    /** A decode kernel's arguments after its inputs, and the combine's, but for kv_len, split_len and num_splits (see {@link #launchSplits}). */
+    private static void bindTail(ClKernel kn, ClKernel comb, TensorView o, ClBuffer lse, int heads, float scale, ClBuffer po, ClBuffer pml) {
+        o.bind(kn.arg("part_o", po).arg("part_ml", pml).arg("heads", heads).arg("scale", scale), "o").argOrNull("lse", lse);
+        o.bind(comb.arg("part_o", po).arg("part_ml", pml), "o").argOrNull("lse", lse).arg("heads", heads);
     }
 
     /** Sets kv_len and the split length, launches the splits, then the combine unless there is one split (which wrote o itself). */
-    private void launchSplits(ClKernel kn, int a, ClKernel comb, AttentionDims dims, int splitLen, KernelTimer timer) {
+    private void launchSplits(ClKernel kn, ClKernel comb, AttentionDims dims, int splitLen, KernelTimer timer) {
         int splits = splits(dims.kvLen(), splitLen);
-        kn.arg(a + 3, dims.kvLen()).arg(a + 4, splitLen);
+        kn.arg("kv_len", dims.kvLen()).arg("split_len", splitLen);
         kn.launch(ctx, new long[] {(long) splits * decodeWg, dims.heads(), dims.batch()}, new long[] {decodeWg, 1, 1}, timer);
         if (splits == 1) return;
-        comb.arg(2, splits).launch(ctx, new long[] {headDim, dims.heads(), dims.batch()}, new long[] {headDim, 1, 1}, timer);
+        comb.arg("num_splits", splits).launch(ctx, new long[] {headDim, dims.heads(), dims.batch()}, new long[] {headDim, 1, 1}, timer);
     }
 
     private static int splits(int kvLen, int splitLen) {
@@ -366,9 +358,9 @@ public final class FlashAttention implements AutoCloseable {
     }
 
     private void bindQkv(ClKernel kernel, TensorView q, TensorView k, TensorView v) {
-        kernel.arg(0, q.buffer()).arg4(1, q.offset(), q.batchStride(), q.headStride(), q.rowStride())
-                .arg(2, k.buffer()).arg4(3, k.offset(), k.batchStride(), k.headStride(), k.rowStride())
-                .arg(4, v.buffer()).arg4(5, v.offset(), v.batchStride(), v.headStride(), v.rowStride());
+        q.bind(kernel, "q");
+        k.bind(kernel, "k");
+        v.bind(kernel, "v");
     }
 
     /** Refuses, naming the tensor, views that do not fit their buffers or kernels built for another head_dim. */

@@ -49,17 +49,12 @@ public final class NaiveAttention implements AutoCloseable {
         FlashAttention.checkLse(lse, (long) dims.batch() * dims.heads() * dims.qLen());
         long bh = (long) dims.batch() * dims.heads();
         ClBuffer s = scores(scoreBytes(dims));
-        scores.arg(0, q.buffer()).arg4(1, q.offset(), q.batchStride(), q.headStride(), q.rowStride())
-                .arg(2, k.buffer()).arg4(3, k.offset(), k.batchStride(), k.headStride(), k.rowStride())
-                .arg(4, s).arg(5, dims.heads()).arg(6, dims.qLen()).arg(7, dims.kvLen()).arg(8, causal ? 1 : 0).arg(9, scale);
+        k.bind(q.bind(scores, "q"), "k")
+                .arg("scores", s).arg("heads", dims.heads()).arg("q_len", dims.qLen()).arg("kv_len", dims.kvLen()).arg("causal", causal ? 1 : 0).arg("scale", scale);
         scores.launch(ctx, new long[] {dims.kvLen(), dims.qLen(), bh}, null, timer);
-        softmax.arg(0, s);
-        if (lse == null) softmax.argNull(1); else softmax.arg(1, lse);
-        softmax.arg(2, dims.qLen()).arg(3, dims.kvLen());
+        softmax.arg("scores", s).argOrNull("lse", lse).arg("q_len", dims.qLen()).arg("kv_len", dims.kvLen());
         softmax.launch(ctx, new long[] {softmaxWg, dims.qLen(), bh}, new long[] {softmaxWg, 1, 1}, timer);
-        pv.arg(0, s).arg(1, v.buffer()).arg4(2, v.offset(), v.batchStride(), v.headStride(), v.rowStride())
-                .arg(3, o.buffer()).arg4(4, o.offset(), o.batchStride(), o.headStride(), o.rowStride())
-                .arg(5, dims.heads()).arg(6, dims.qLen()).arg(7, dims.kvLen());
+        o.bind(v.bind(pv.arg("probs", s), "v"), "o").arg("heads", dims.heads()).arg("q_len", dims.qLen()).arg("kv_len", dims.kvLen());
         pv.launch(ctx, new long[] {headDim, dims.qLen(), bh}, null, timer);
     }
 

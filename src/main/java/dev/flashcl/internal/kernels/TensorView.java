@@ -1,6 +1,7 @@
 package dev.flashcl.internal.kernels;
 
 import dev.flashcl.internal.cl.ClBuffer;
+import dev.flashcl.internal.cl.ClKernel;
 
 /**
  * A [batch, heads, seq, head_dim] tensor inside a buffer, head_dim contiguous, the other strides
@@ -40,5 +41,10 @@ public record TensorView(ClBuffer buffer, int offset, int batchStride, int headS
     @Override
     public String toString() {
         return "TensorView[" + buffer.name() + ", offset " + offset + ", strides (" + batchStride + ", " + headStride + ", " + rowStride + ")]";
+    }
+
+    /** Sets a kernel's tensor argument {@code arg} and its {@code int4} layout, {@code arg_layout} (offset, batch, head and row strides). */
+    public ClKernel bind(ClKernel kernel, String arg) {
+        return kernel.arg(arg, buffer()).arg4(arg + "_layout", offset(), batchStride(), headStride(), rowStride());
     }
 }

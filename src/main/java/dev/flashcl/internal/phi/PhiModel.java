@@ -200,7 +200,7 @@ public final class PhiModel implements AutoCloseable {
         Graph g = new Graph(name);
         Tensor x = g.tensor("x", 4L * h);
         g.node("embed", List.of(), List.of(x), gr -> {
-            ClKernel kn = kernel(k, "embed").arg(0, ids).arg(1, w.embed).arg(2, x.buffer()).arg(3, h).arg(4, v);
+            ClKernel kn = kernel(k, "embed").arg("ids", ids).arg("table", w.embed).arg("x", x.buffer()).arg("h", h).arg("vocab", v);
             return s -> kn.launch(ctx, new long[] {h, s.rows()}, null);
         });
         for (int l = 0; l < cfg.numLayers(); l++) {
@@ -214,8 +214,8 @@ public final class PhiModel implements AutoCloseable {
             g.node(p + "input_layernorm", List.of(x), List.of(hn), gr -> layerNorm(k, x, lw.lnW(), lw.lnB(), hn));
             if (decode) {   // one launch for both products of h, one for both residual adds (fewer, larger launches)
                 g.node(p + "qkv+mlp.fc1", List.of(hn), List.of(qkv, mid), gr -> {
-                    ClKernel kn = kernel(k, "gemv_qkv_fc1").arg(0, hn.buffer()).arg(1, lw.qkvW()).arg(2, lw.qkvB()).arg(3, qkv.buffer()).arg(4, 3 * h)
-                            .arg(5, lw.fc1W()).arg(6, lw.fc1B()).arg(7, mid.buffer()).arg(8, f).arg(9, h);
+                    ClKernel kn = kernel(k, "gemv_qkv_fc1").arg("h", hn.buffer()).arg("w1", lw.qkvW()).arg("b1", lw.qkvB()).arg("out1", qkv.buffer()).arg("n1", 3 * h)
+                            .arg("w2", lw.fc1W()).arg("b2", lw.fc1B()).arg("out2", mid.buffer()).arg("n2", f).arg("k", h);
                     return s -> kn.launch(ctx, k.gemvGlobal(3 * h + f), new long[] {k.gemvWg()});
                 });
             } else {
@@ -235,10 +235,10 @@ public final class PhiModel implements AutoCloseable {
                 });
             } else {
                 g.node(p + "attn.rope_cache", List.of(qkv), List.of(q), gr -> {
-                    ClKernel kn = kernel(k, "rope_cache").arg(0, qkv.buffer()).arg(1, invFreq).arg(2, q.buffer()).arg(3, kCache).arg(4, vCache)
-                            .arg(5, heads).arg(6, d).arg(7, cfg.rotaryDims()).arg(10, context).arg(11, Math.toIntExact(cacheOffset / d));
+                    ClKernel kn = kernel(k, "rope_cache").arg("qkv", qkv.buffer()).arg("inv_freq", invFreq).arg("q", q.buffer()).arg("k_cache", kCache).arg("v_cache", vCache)
+                            .arg("heads", heads).arg("d_head", d).arg("rot", cfg.rotaryDims()).arg("ctx", context).arg("cache_row0", Math.toIntExact(cacheOffset / d));
                     return s -> {
-                        kn.arg(8, s.rows()).arg(9, s.position());
+                        kn.arg("rows", s.rows()).arg("pos0", s.position());
                         kn.launch(ctx, new long[] {d, heads, s.rows()}, null);
                     };
                 });
@@ -252,8 +252,8 @@ public final class PhiModel implements AutoCloseable {
             }
             if (decode) {
                 g.node(p + "dense+mlp.fc2", List.of(o, mid, x), List.of(x), gr -> {
-                    ClKernel kn = kernel(k, "gemv_dense_fc2").arg(0, o.buffer()).arg(1, lw.denseW()).arg(2, lw.denseB()).arg(3, h)
-                            .arg(4, mid.buffer()).arg(5, lw.fc2W()).arg(6, lw.fc2B()).arg(7, f).arg(8, x.buffer()).arg(9, h);
+                    ClKernel kn = kernel(k, "gemv_dense_fc2").arg("o", o.buffer()).arg("wd", lw.denseW()).arg("bd", lw.denseB()).arg("k1", h)
+                            .arg("g", mid.buffer()).arg("w2", lw.fc2W()).arg("b2", lw.fc2B()).arg("k2", f).arg("x", x.buffer()).arg("n_out", h);
                     return s -> kn.launch(ctx, new long[] {(long) h * k.gemvWg()}, new long[] {k.gemvWg()});
                 });
             } else {
@@ -262,9 +262,9 @@ public final class PhiModel implements AutoCloseable {
                 Tensor part = g.tensor(p + "partials", 4L * split.parts() * h);
                 g.node(p + "dense+mlp.fc2", List.of(o, mid), List.of(part), gr -> splitGemm(k, split, o, lw.denseW(), mid, lw.fc2W(), part, h, f));
                 g.node(p + "residual", List.of(part, x), List.of(x), gr -> {
-                    ClKernel kn = kernel(k, "residual_sum").arg(0, part.buffer()).arg(1, split.parts()).arg(2, lw.denseB()).arg(3, lw.fc2B())
-                            .arg(4, x.buffer()).arg(6, h);
-                    return s -> kn.arg(5, s.rows()).launch(ctx, new long[] {h, s.rows()}, null);
+                    ClKernel kn = kernel(k, "residual_sum").arg("part", part.buffer()).arg("parts", split.parts()).arg("bd", lw.denseB()).arg("b2", lw.fc2B())
+                            .arg("x", x.buffer()).arg("n_out", h);
+                    return s -> kn.arg("rows", s.rows()).launch(ctx, new long[] {h, s.rows()}, null);
                 });
             }
         }
@@ -273,23 +273,23 @@ public final class PhiModel implements AutoCloseable {
         boolean all = opts.allLogits() && !decode;
         g.node("lm_head", List.of(hf), List.of(), gr -> {
             if (all) {
-                ClKernel kn = kernel(k, "gemm_f32out").arg(0, hf.buffer()).arg(1, 0).arg(2, w.lmHeadW).arg(3, w.lmHeadB).arg(4, logits)
-                        .arg(6, v).arg(7, h);
+                ClKernel kn = kernel(k, "gemm_f32out").arg("a", hf.buffer()).arg("a_row0", 0).arg("w", w.lmHeadW).arg("bias", w.lmHeadB).arg("out", logits)
+                        .arg("n_out", v).arg("k", h);
                 return s -> {
-                    kn.arg(5, s.rows());
+                    kn.arg("rows", s.rows());
                     kn.launch(ctx, PhiKernels.Gemm.TILE64.global(s.rows(), v), PhiKernels.Gemm.TILE64.local());
                 };
             }
-            ClKernel kn = kernel(k, "gemv_f32out").arg(0, hf.buffer()).arg(2, w.lmHeadW).arg(3, w.lmHeadB).arg(4, logits).arg(5, v).arg(6, h);
+            ClKernel kn = kernel(k, "gemv_f32out").arg("a", hf.buffer()).arg("w", w.lmHeadW).arg("bias", w.lmHeadB).arg("out", logits).arg("n_out", v).arg("k", h);
             return s -> {
-                kn.arg(1, s.rows() - 1);   // the last row only
+                kn.arg("a_row0", s.rows() - 1);   // the last row only
                 kn.launch(ctx, k.gemvGlobal(v), new long[] {k.gemvWg()});
             };
         });
         g.node("argmax", List.of(), List.of(), gr -> {
-            ClKernel kn = kernel(k, "argmax").arg(0, logits).arg(2, v).arg(3, ids);
+            ClKernel kn = kernel(k, "argmax").arg("logits_all", logits).arg("n", v).arg("token", ids);
             return s -> {
-                kn.arg(1, all ? (s.rows() - 1) * v : 0);
+                kn.arg("first", all ? (s.rows() - 1) * v : 0);
                 kn.launch(ctx, new long[] {k.argmaxWg()}, new long[] {k.argmaxWg()});
             };
         });
@@ -302,29 +302,29 @@ public final class PhiModel implements AutoCloseable {
     }
 
     private Graph.Launch layerNorm(PhiKernels k, Tensor in, ClBuffer wt, ClBuffer b, Tensor out) {
-        ClKernel kn = kernel(k, "layernorm").arg(0, in.buffer()).arg(1, wt).arg(2, b).arg(3, out.buffer())
-                .arg(4, cfg.hiddenSize()).arg(5, (float) cfg.layerNormEps());
+        ClKernel kn = kernel(k, "layernorm").arg("x", in.buffer()).arg("w", wt).arg("b", b).arg("out", out.buffer())
+                .arg("h", cfg.hiddenSize()).arg("eps", (float) cfg.layerNormEps());
         return s -> kn.launch(ctx, new long[] {(long) s.rows() * k.lnWg()}, new long[] {k.lnWg()});
     }
 
     /** A prefill matrix product with its epilogue; the kernel is chosen per launch from the row count. */
     private Graph.Launch gemm(PhiKernels k, String epilogue, Tensor a, ClBuffer wt, ClBuffer b, Tensor out, int n, int kk) {
         Map<PhiKernels.Gemm, ClKernel> kernels = gemmKernels(k, epilogue,
-                kn -> kn.arg(0, a.buffer()).arg(1, 0).arg(2, wt).arg(3, b).arg(4, out.buffer()).arg(6, n).arg(7, kk));
+                kn -> kn.arg("a", a.buffer()).arg("a_row0", 0).arg("w", wt).arg("bias", b).arg("out", out.buffer()).arg("n_out", n).arg("k", kk));
         return s -> {
             PhiKernels.Gemm g = k.gemm(s.rows(), n, kk);
-            kernels.get(g).arg(5, s.rows()).launch(ctx, g.global(s.rows(), n), g.local());
+            kernels.get(g).arg("rows", s.rows()).launch(ctx, g.global(s.rows(), n), g.local());
         };
     }
 
     /** o Wd^T and g W2^T, split along k, into the partial sums the residual node adds into x. */
     private Graph.Launch splitGemm(PhiKernels k, PhiKernels.Split split, Tensor o, ClBuffer wd, Tensor mid, ClBuffer w2, Tensor part, int h, int f) {
         boolean k8 = h % 8 == 0 && f % 8 == 0;
-        Map<PhiKernels.Gemm, ClKernel> kernels = gemmKernels(k, "split", kn -> kn.arg(0, o.buffer()).arg(1, wd).arg(2, h).arg(3, mid.buffer())
-                .arg(4, w2).arg(5, f).arg(6, split.chunk()).arg(7, part.buffer()).arg(9, h));
+        Map<PhiKernels.Gemm, ClKernel> kernels = gemmKernels(k, "split", kn -> kn.arg("a1", o.buffer()).arg("w1", wd).arg("k1", h).arg("a2", mid.buffer())
+                .arg("w2", w2).arg("k2", f).arg("chunk", split.chunk()).arg("part", part.buffer()).arg("n_out", h));
         return s -> {
             PhiKernels.Gemm g = k.gemm(s.rows(), h, k8, split.parts());
-            kernels.get(g).arg(8, s.rows()).launch(ctx, g.global(s.rows(), h, split.parts()), g.local());
+            kernels.get(g).arg("rows", s.rows()).launch(ctx, g.global(s.rows(), h, split.parts()), g.local());
         };
     }
 

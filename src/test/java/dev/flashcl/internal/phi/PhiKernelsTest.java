@@ -112,7 +112,7 @@ class PhiKernelsTest {
         ClBuffer out = output("ln out", rows * h, s);
         PhiKernels k = kernels(s);
         try (ClKernel kn = k.kernel("layernorm")) {
-            kn.arg(0, upload("x", x, Storage.F32)).arg(1, upload("w", w, Storage.F32)).arg(2, upload("b", b, Storage.F32)).arg(3, out).arg(4, h).arg(5, 1e-5f);
+            kn.arg("x", upload("x", x, Storage.F32)).arg("w", upload("w", w, Storage.F32)).arg("b", upload("b", b, Storage.F32)).arg("out", out).arg("h", h).arg("eps", 1e-5f);
             kn.launch(CTX, new long[] {(long) rows * k.lnWg()}, new long[] {k.lnWg()});
         }
         float[] got = read(out, rows * h, s);
@@ -160,7 +160,7 @@ class PhiKernelsTest {
         ClBuffer ab = upload("a", a, s), wb = upload("w", w, s), bb = upload("bias", b, Storage.F32);
         ClBuffer out = output("gemm out", rows * n, outS);
         try (ClKernel kn = k.kernel(gemm.prefix + epi)) {
-            kn.arg(0, ab).arg(1, 0).arg(2, wb).arg(3, bb).arg(4, out).arg(5, rows).arg(6, n).arg(7, kk);
+            kn.arg("a", ab).arg("a_row0", 0).arg("w", wb).arg("bias", bb).arg("out", out).arg("rows", rows).arg("n_out", n).arg("k", kk);
             kn.launch(CTX, gemm.global(rows, n), gemm.local());
         }
         float[] got = read(out, rows * n, outS);
@@ -171,7 +171,7 @@ class PhiKernelsTest {
         for (int m = 0; m < (gemm == Gemm.TILE64 && epi.equals("f32out") ? Math.min(rows, 3) : 0); m++) {
             ClBuffer o1 = output("gemv out", n, outS);
             try (ClKernel kn = k.kernel("gemv_" + epi)) {
-                kn.arg(0, ab).arg(1, m).arg(2, wb).arg(3, bb).arg(4, o1).arg(5, n).arg(6, kk);
+                kn.arg("a", ab).arg("a_row0", m).arg("w", wb).arg("bias", bb).arg("out", o1).arg("n_out", n).arg("k", kk);
                 kn.launch(CTX, k.gemvGlobal(n), new long[] {k.gemvWg()});
             }
             float[] g1 = read(o1, n, outS);
@@ -217,8 +217,8 @@ class PhiKernelsTest {
         float[] w2 = random(r, n2 * k1, 1.0 / Math.sqrt(k1), s), b2 = random(r, n2, 0.5, Storage.F32);
         ClBuffer out1 = output("qkv", n1, Storage.F32), out2 = output("g", n2, s);
         try (ClKernel kn = k.kernel("gemv_qkv_fc1")) {
-            kn.arg(0, upload("h", h, s)).arg(1, upload("w1", w1, s)).arg(2, upload("b1", b1, Storage.F32)).arg(3, out1).arg(4, n1)
-                    .arg(5, upload("w2", w2, s)).arg(6, upload("b2", b2, Storage.F32)).arg(7, out2).arg(8, n2).arg(9, k1);
+            kn.arg("h", upload("h", h, s)).arg("w1", upload("w1", w1, s)).arg("b1", upload("b1", b1, Storage.F32)).arg("out1", out1).arg("n1", n1)
+                    .arg("w2", upload("w2", w2, s)).arg("b2", upload("b2", b2, Storage.F32)).arg("out2", out2).arg("n2", n2).arg("k", k1);
             kn.launch(CTX, k.gemvGlobal(n1 + n2), new long[] {k.gemvWg()});
         }
         float[] g1 = read(out1, n1, Storage.F32), g2 = read(out2, n2, s);
@@ -236,8 +236,8 @@ class PhiKernelsTest {
         java.util.Arrays.fill(withGuard, n1, n1 + 64, 777f);
         x.write(withGuard);
         try (ClKernel kn = k.kernel("gemv_dense_fc2")) {
-            kn.arg(0, upload("o", o, s)).arg(1, upload("wd", wd, s)).arg(2, upload("bd", bd, Storage.F32)).arg(3, k1)
-                    .arg(4, upload("g", g, s)).arg(5, upload("wf", wf, s)).arg(6, upload("bf", bf, Storage.F32)).arg(7, k2).arg(8, x).arg(9, n1);
+            kn.arg("o", upload("o", o, s)).arg("wd", upload("wd", wd, s)).arg("bd", upload("bd", bd, Storage.F32)).arg("k1", k1)
+                    .arg("g", upload("g", g, s)).arg("w2", upload("wf", wf, s)).arg("b2", upload("bf", bf, Storage.F32)).arg("k2", k2).arg("x", x).arg("n_out", n1);
             kn.launch(CTX, new long[] {(long) n1 * k.gemvWg()}, new long[] {k.gemvWg()});
         }
         float[] gx = read(x, n1, Storage.F32);
@@ -288,10 +288,10 @@ class PhiKernelsTest {
         java.util.Arrays.fill(withGuard, plane, plane + 64, 777f);
         x.write(withGuard);
         try (ClKernel kn = k.kernel(gemm.prefix + "split"); ClKernel sum = k.kernel("residual_sum")) {
-            kn.arg(0, upload("o", o, s)).arg(1, upload("wd", wd, s)).arg(2, k1).arg(3, upload("g", g, s)).arg(4, upload("w2", w2, s)).arg(5, k2)
-                    .arg(6, split.chunk()).arg(7, part).arg(8, rows).arg(9, n);
+            kn.arg("a1", upload("o", o, s)).arg("w1", upload("wd", wd, s)).arg("k1", k1).arg("a2", upload("g", g, s)).arg("w2", upload("w2", w2, s)).arg("k2", k2)
+                    .arg("chunk", split.chunk()).arg("part", part).arg("rows", rows).arg("n_out", n);
             kn.launch(CTX, gemm.global(rows, n, parts), gemm.local());
-            sum.arg(0, part).arg(1, parts).arg(2, upload("bd", bd, Storage.F32)).arg(3, upload("b2", b2, Storage.F32)).arg(4, x).arg(5, rows).arg(6, n);
+            sum.arg("part", part).arg("parts", parts).arg("bd", upload("bd", bd, Storage.F32)).arg("b2", upload("b2", b2, Storage.F32)).arg("x", x).arg("rows", rows).arg("n_out", n);
             sum.launch(CTX, new long[] {n, rows}, null);
         }
         float[] got = read(x, plane, Storage.F32);
@@ -338,8 +338,8 @@ class PhiKernelsTest {
         int cacheElems = 2 * heads * ctx * d;
         ClBuffer kc = output("k cache", cacheElems, s), vc = output("v cache", cacheElems, s);
         try (ClKernel kn = kernels(s).kernel("rope_cache")) {
-            kn.arg(0, upload("qkv", qkv, Storage.F32)).arg(1, upload("inv_freq", inv, Storage.F32)).arg(2, q).arg(3, kc).arg(4, vc)
-                    .arg(5, heads).arg(6, d).arg(7, rot).arg(8, rows).arg(9, pos0).arg(10, ctx).arg(11, cacheRow0);
+            kn.arg("qkv", upload("qkv", qkv, Storage.F32)).arg("inv_freq", upload("inv_freq", inv, Storage.F32)).arg("q", q).arg("k_cache", kc).arg("v_cache", vc)
+                    .arg("heads", heads).arg("d_head", d).arg("rot", rot).arg("rows", rows).arg("pos0", pos0).arg("ctx", ctx).arg("cache_row0", cacheRow0);
             kn.launch(CTX, new long[] {d, heads, rows}, null);
         }
         float[] qg = read(q, h * rows, s), kg = read(kc, cacheElems, s), vg = read(vc, cacheElems, s);
@@ -402,7 +402,7 @@ class PhiKernelsTest {
         ClBuffer tok = ints("token", new int[] {-1});
         PhiKernels k = kernels(Storage.F32);
         try (ClKernel kn = k.kernel("argmax")) {
-            kn.arg(0, upload("logits", v, Storage.F32)).arg(1, first).arg(2, n).arg(3, tok);
+            kn.arg("logits_all", upload("logits", v, Storage.F32)).arg("first", first).arg("n", n).arg("token", tok);
             kn.launch(CTX, new long[] {k.argmaxWg()}, new long[] {k.argmaxWg()});
         }
         int[] got = new int[1];
@@ -419,7 +419,7 @@ class PhiKernelsTest {
         int[] ids = {0, 36, 5, -1, 37, 5};
         ClBuffer x = output("x", ids.length * h, Storage.F32);
         try (ClKernel kn = kernels(s).kernel("embed")) {
-            kn.arg(0, ints("ids", ids)).arg(1, upload("table", table, s)).arg(2, x).arg(3, h).arg(4, vocab);
+            kn.arg("ids", ints("ids", ids)).arg("table", upload("table", table, s)).arg("x", x).arg("h", h).arg("vocab", vocab);
             kn.launch(CTX, new long[] {h, ids.length}, null);
         }
         float[] got = read(x, ids.length * h, Storage.F32);
