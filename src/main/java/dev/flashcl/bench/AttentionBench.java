@@ -1,6 +1,7 @@
 package dev.flashcl.bench;
 
 import dev.flashcl.internal.cl.ClBuffer;
+import dev.flashcl.internal.cl.Bytes;
 import dev.flashcl.internal.cl.ClContext;
 import dev.flashcl.internal.cl.DeviceMemoryException;
 import dev.flashcl.internal.cl.KernelTimer;
@@ -14,6 +15,7 @@ import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.function.Consumer;
 
@@ -167,5 +169,30 @@ public final class AttentionBench {
             b.write(data);
         }
         return b;
+    }
+
+    /** The report as Markdown tables: prefill by length and kernel, decode by cache length. */
+    public static void print(Report r, java.io.PrintStream print) {
+        var o = r.options();
+        print.printf("%n%s (%s, driver %s), %s%n", r.device(), r.platform(), r.driver(), r.date());
+        print.printf("Prefill: batch %d, %d heads, head_dim %d, %s, %s storage; median of %d runs%n%n",
+                o.batch(), o.heads(), o.headDim(), o.causal() ? "causal" : "no mask", o.storage().suffix, o.repeat());
+        print.println("| N | kernel | ms | TFLOP/s | device memory | note |");
+        print.println("|---:|---|---:|---:|---:|---|");
+        for (var row : r.prefill()) {
+            print.printf(Locale.ROOT, "| %d | %s | %s | %s | %s | %s |%n", row.n(), row.kernel(),
+                    Double.isNaN(row.ms()) ? "-" : String.format(Locale.ROOT, "%.3f", row.ms()),
+                    Double.isNaN(row.tflops()) ? "-" : String.format(Locale.ROOT, row.tflops() < 1 ? "%.4f" : "%.1f", row.tflops()),
+                    Bytes.format(row.deviceBytes()), row.note());
+        }
+        if (!r.decode().isEmpty()) {
+            print.printf("%nDecode: one query per head against L keys (K and V read once)%n%n");
+            print.println("| L | kernel | split | ms | GB/s | bytes read |");
+            print.println("|---:|---|---:|---:|---:|---:|");
+            for (var row : r.decode()) {
+                print.printf(Locale.ROOT, "| %d | %s | %d | %.4f | %.0f | %s |%n", row.kvLen(), row.kernel(), row.splitLen(),
+                        row.ms(), row.gbPerS(), Bytes.format(row.bytesRead()));
+            }
+        }
     }
 }

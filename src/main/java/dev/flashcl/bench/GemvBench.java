@@ -76,7 +76,8 @@ public final class GemvBench {
         return b;
     }
 
-    static double median(double[] a) {
+    /** The median (the mean of the middle two for an even count). */
+    public static double median(double[] a) {
         double[] c = a.clone();
         Arrays.sort(c);
         return c.length % 2 == 1 ? c[c.length / 2] : (c[c.length / 2 - 1] + c[c.length / 2]) / 2;

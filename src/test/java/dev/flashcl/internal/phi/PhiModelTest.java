@@ -14,7 +14,6 @@ import dev.flashcl.internal.kernels.TestDevice;
 import java.io.IOException;
 import java.nio.MappedByteBuffer;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
