@@ -639,8 +639,9 @@ void KERNEL(flash_attn_prefill_mma)(PREFILL_ARGS) {
 // work-group then merges its work-items' states and writes the chunk's normalized output and its
 // (max, sum) pair in log2 units. The pair, not m + log2(l), travels to the combine: with scores in
 // the thousands an fp32 log-sum-exp would round away the small differences between chunks.
-// The part of a split after q is in local memory (shared by flash_attn_decode and
-// flash_attn_decode_rope; OpenCL C 1.2 declares local arrays in kernels only, so they come in).
+// The part of a split after q is in local memory (shared by flash_attn_decode and the model
+// kernels that prepare q themselves, such as phi_attention.cl's; OpenCL C 1.2 declares local
+// arrays in kernels only, so they come in).
 inline void decode_split(__local const float4* q_local, __local float* m_all, __local float* l_all, __local float (*acc_all)[HEAD_DIM + 1],
                          __global const STORE_T* k, int4 k_layout, __global const STORE_T* v, int4 v_layout,
                          __global float* part_o, __global float2* part_ml, int heads, int kv_len, int split_len, float scale,
@@ -729,49 +730,6 @@ void KERNEL(flash_attn_decode)(
     __global const STORE_T* q_ptr = q + row_offset(q_layout, get_group_id(2), get_group_id(1), 0);
     for (int d4 = tid; d4 < D4; d4 += DECODE_WG) q_local[d4] = LOAD4(q_ptr, 4 * d4);
     barrier(CLK_LOCAL_MEM_FENCE);
-    decode_split(q_local, m_all, l_all, acc_all, k, k_layout, v, v_layout, part_o, part_ml, heads, kv_len, split_len, scale, o, o_layout, lse);
-}
-
-// Decode with the rotary embedding and the KV-cache append folded in (a Phi decode step: one
-// launch instead of two). q, k and v of the new position come from the projection qkv
-// ([batch, 3 * heads * HEAD_DIM] fp32, q | k | v); the new position is kv_len - 1. q and k are
-// rotated on their first `rot` dims (rotate-half: dim d < rot / 2 pairs with d + rot / 2, angle
-// = position * inv_freq[d mod rot / 2]); q stays fp32 in local memory, and the work-group whose
-// split holds the new position writes k and v into the cache, then a barrier with a global fence
-// makes them visible to its own work-items before any reads them. No other work-group reads that
-// position. Same NDRange and outputs as flash_attn_decode.
-inline float rope_at(__global const float* x, __global const float* inv_freq, int d, int rot, float position) {
-    if (d >= rot) return x[d];
-    const int half_rot = rot / 2;
-    const int i = d < half_rot ? d : d - half_rot;
-    const float angle = position * inv_freq[i];
-    const float c = cos(angle), s = sin(angle);
-    return d < half_rot ? x[d] * c - x[d + half_rot] * s : x[d] * c + x[d - half_rot] * s;
-}
-
-__kernel __attribute__((reqd_work_group_size(DECODE_WG, 1, 1)))
-void KERNEL(flash_attn_decode_rope)(
-        __global const float* qkv, __global const float* inv_freq, int rot,
-        __global STORE_T* k, int4 k_layout,         // the cache: [batch, heads, >= kv_len, HEAD_DIM]
-        __global STORE_T* v, int4 v_layout,
-        __global float* part_o, __global float2* part_ml,
-        int heads, int kv_len, int split_len, float scale,
-        __global STORE_T* o, int4 o_layout, __global float* lse) {
-    __local float4 q_local[D4];
-    __local float m_all[DECODE_WG];
-    __local float l_all[DECODE_WG];
-    __local float acc_all[DECODE_WG][HEAD_DIM + 1];
-    const int tid = get_local_id(0), head = get_group_id(1), batch = get_group_id(2);
-    const int hsz = heads * HEAD_DIM, pos = kv_len - 1;
-    __global const float* row = qkv + (size_t)batch * 3 * hsz + head * HEAD_DIM;
-    for (int d = tid; d < HEAD_DIM; d += DECODE_WG) ((__local float*)q_local)[d] = rope_at(row, inv_freq, d, rot, (float)pos);
-    if (get_group_id(0) == pos / split_len) {
-        for (int d = tid; d < HEAD_DIM; d += DECODE_WG) {
-            STORE1(rope_at(row + hsz, inv_freq, d, rot, (float)pos), k + row_offset(k_layout, batch, head, pos), d);
-            STORE1(row[2 * hsz + d], v + row_offset(v_layout, batch, head, pos), d);
-        }
-    }
-    barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
     decode_split(q_local, m_all, l_all, acc_all, k, k_layout, v, v_layout, part_o, part_ml, heads, kv_len, split_len, scale, o, o_layout, lse);
 }
 

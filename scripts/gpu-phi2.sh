@@ -31,7 +31,7 @@ done <<< "${BENCHES:-default||}"
 if [ "${TESTS:-phi}" != none ]; then
   # the engine's test classes on the GPU (the attention sweeps run through scripts/gpu-attention.sh)
   timeout "${TEST_LIMIT:-200}" bash -c "source .gpu/env.sh; gpu_test --select-class dev.flashcl.internal.phi.PhiKernelsTest \
-    --select-class dev.flashcl.internal.kernels.FlashAttentionDecodeTest --select-class dev.flashcl.internal.phi.PhiModelTest --select-class dev.flashcl.internal.phi.EmbeddedModelTest --select-class dev.flashcl.internal.phi.GenerateErrorsTest \
+    --select-class dev.flashcl.internal.kernels.FlashAttentionDecodeTest --select-class dev.flashcl.internal.phi.PhiAttentionTest --select-class dev.flashcl.internal.cl.KernelSignaturesTest --select-class dev.flashcl.internal.phi.PhiModelTest --select-class dev.flashcl.internal.phi.EmbeddedModelTest --select-class dev.flashcl.internal.phi.GenerateErrorsTest \
     --select-class dev.flashcl.tokenizer.TokenizerGoldenTest --select-class dev.flashcl.internal.checkpoint.CheckpointErrorsTest --select-class dev.flashcl.internal.kernels.TuningTest --details=tree" > "$out/tests.log" 2>&1
   echo "tests exit $?"; grep -E "tests (successful|failed|found)|containers failed" "$out/tests.log"
   grep -B2 -A12 -E "✘|Failures \(" "$out/tests.log" | head -60

@@ -6,6 +6,7 @@ import dev.flashcl.internal.kernels.FlashAttention;
 import dev.flashcl.internal.kernels.NaiveAttention;
 import dev.flashcl.internal.kernels.PrefillTiles;
 import dev.flashcl.internal.kernels.Storage;
+import dev.flashcl.internal.phi.PhiAttention;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -49,8 +50,10 @@ final class BuildKernelsCommand implements Callable<Integer> {
                     for (int wg : new int[] {32, 64, 128}) {
                         if (!FlashAttention.decodeFits(ctx.device(), hd, wg)) continue;
                         jobs.add(() -> {
-                            new FlashAttention(ctx, s, hd, PrefillTiles.defaultFor(ctx.device(), hd), wg).build(false, true).close();
-                            return "flash decode " + s.suffix + " head_dim " + hd + " work-group " + wg;
+                            try (FlashAttention fa = new FlashAttention(ctx, s, hd, PrefillTiles.defaultFor(ctx.device(), hd), wg).build(false, true)) {
+                                new PhiAttention(ctx, fa);   // Phi's decode with the rotary embedding folded in
+                            }
+                            return "flash decode and Phi's rope decode " + s.suffix + " head_dim " + hd + " work-group " + wg;
                         });
                     }
                     jobs.add(() -> {

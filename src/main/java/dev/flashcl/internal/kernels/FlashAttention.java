@@ -33,7 +33,6 @@ public final class FlashAttention implements AutoCloseable {
     private final int mmaWarps = Integer.getInteger("flashcl.attnMmaWarps", 4);
     private ClProgram decodeProgram;   // owned by the context
     private ClKernel decode;
-    private ClKernel decodeRope;
     private ClKernel combine;
     private ClBuffer partO;     // [batch, heads, splits, head_dim] fp32, grown on demand
     private ClBuffer partMl;    // [batch, heads, splits] float2: running max and sum, log2 units
@@ -122,13 +121,21 @@ public final class FlashAttention implements AutoCloseable {
             prefill = program.kernel((tiles.quad() ? "flash_attn_prefill_quad_" : "flash_attn_prefill_") + storage.suffix);
         }
         if (withDecode && decode == null) {
-            decodeProgram = ctx.program("flash_attn.cl", Map.of("HEAD_DIM", headDim, "DECODE_WG", decodeWg,
-                    "STORAGE_F16", storage.define(), "WITH_PREFILL", 0, "UNROLL_HINTS", unrollHints(ctx.device())));
+            decodeProgram = ctx.program("flash_attn.cl", decodeDefines());
             decode = decodeProgram.kernel("flash_attn_decode_" + storage.suffix);
-            decodeRope = decodeProgram.kernel("flash_attn_decode_rope_" + storage.suffix);
             combine = decodeProgram.kernel("flash_attn_decode_combine_" + storage.suffix);
         }
         return this;
+    }
+
+    /**
+     * The defines of the decode program (head_dim, work-group, storage, no prefill): a model's
+     * own decode kernels that include flash_attn.cl build with these, so that they share its
+     * split policy ({@link #splitLength}, {@link #launchSplits}).
+     */
+    public Map<String, Object> decodeDefines() {
+        return Map.of("HEAD_DIM", headDim, "DECODE_WG", decodeWg, "STORAGE_F16", storage.define(), "WITH_PREFILL", 0,
+                "UNROLL_HINTS", unrollHints(ctx.device()));
     }
 
     /**
@@ -213,110 +220,17 @@ public final class FlashAttention implements AutoCloseable {
     }
 
     /**
-     * A decode step with the rotary embedding and the cache append folded in (one launch instead
-     * of two; Phi's decode graph): q, k and v of the new position, kv_len - 1, come from
-     * {@code qkv} ([batch, 3 x heads x head_dim] fp32, q | k | v); q and k are rotated
-     * (rotate-half) on their first {@code rot} dims with {@code invFreq} (rot / 2 floats), k and v
-     * are written into the cache views at that position, and attention runs over the cache's
-     * kv_len positions as {@link #decode} does.
+     * A decode kernel's arguments after its inputs (from part_o on), and the combine's, but for
+     * kv_len, split_len and num_splits, which {@link #launchSplits} sets: for model kernels that
+     * end in decode_split, such as Phi's decode with the rotary embedding folded in.
      */
-    public void decodeRope(ClBuffer qkv, ClBuffer invFreq, int rot, TensorView kCache, TensorView vCache, TensorView o, ClBuffer lse,
-                           AttentionDims dims, float scale, KernelTimer timer) {
-        checkRope(qkv, rot, kCache, vCache, o, lse, dims);
-        build(false, true);
-        int splitLen = splitLength(dims);
-        ensurePartials((long) dims.batch() * dims.heads() * splits(dims.kvLen(), splitLen));
-        bindRope(decodeRope, combine, qkv, invFreq, rot, kCache, vCache, o, lse, dims.heads(), scale, partO, partMl);
-        launchSplits(decodeRope, combine, dims, splitLen, timer);
-    }
-
-    /**
-     * {@link #decodeRope} bound once to its buffers, for up to {@code maxDims.kvLen()} keys: its
-     * own kernel objects and partial sums, so that a step sets three arguments (the key count, the
-     * split length, the number of splits) where {@link #decodeRope} sets 23. Phi's decode graph
-     * holds one per layer: some 650 fewer calls into the driver a token. Close it before this
-     * object.
-     */
-    public BoundDecodeRope bindDecodeRope(ClBuffer qkv, ClBuffer invFreq, int rot, TensorView kCache, TensorView vCache, TensorView o, ClBuffer lse,
-                                          AttentionDims maxDims, float scale) {
-        checkRope(qkv, rot, kCache, vCache, o, lse, maxDims);
-        build(false, true);
-        return new BoundDecodeRope(qkv, invFreq, rot, kCache, vCache, o, lse, maxDims, scale);
-    }
-
-    /** See {@link #bindDecodeRope}. */
-    public final class BoundDecodeRope implements AutoCloseable {
-        private final ClKernel kernel, comb;
-        private final ClBuffer po, pml;
-        private final AttentionDims maxDims;
-
-        private BoundDecodeRope(ClBuffer qkv, ClBuffer invFreq, int rot, TensorView kCache, TensorView vCache, TensorView o, ClBuffer lse,
-                                AttentionDims maxDims, float scale) {
-            this.maxDims = maxDims;
-            long rows = (long) maxDims.batch() * maxDims.heads() * maxSplits(maxDims);
-            ClKernel kn = null, cb = null;
-            ClBuffer a = null, b = null;
-            try {
-                kn = decodeProgram.kernel("flash_attn_decode_rope_" + storage.suffix);
-                cb = decodeProgram.kernel("flash_attn_decode_combine_" + storage.suffix);
-                a = ctx.allocate("decode partial outputs (bound)", rows * headDim * Float.BYTES);
-                b = ctx.allocate("decode partial max and sum (bound)", rows * 2 * Float.BYTES);
-            } catch (RuntimeException e) {
-                for (AutoCloseable c : new AutoCloseable[] {kn, cb, a}) {
-                    if (c != null) try { c.close(); } catch (Exception ignored) { }
-                }
-                throw e;
-            }
-            kernel = kn;
-            comb = cb;
-            po = a;
-            pml = b;
-            bindRope(kernel, comb, qkv, invFreq, rot, kCache, vCache, o, lse, maxDims.heads(), scale, po, pml);
-        }
-
-        /** The rotary embedding and cache append of position kvLen - 1, then attention over kvLen keys. */
-        public void run(int kvLen, KernelTimer timer) {
-            if (kvLen < 1 || kvLen > maxDims.kvLen()) {
-                throw new IllegalArgumentException("this bound decode takes 1.." + maxDims.kvLen() + " keys, asked for " + kvLen);
-            }
-            AttentionDims dims = new AttentionDims(maxDims.batch(), maxDims.heads(), 1, kvLen, headDim);
-            launchSplits(kernel, comb, dims, splitLength(dims), timer);
-        }
-
-        @Override
-        public void close() {
-            kernel.close();
-            comb.close();
-            po.close();
-            pml.close();
-        }
-    }
-
-    private void checkRope(ClBuffer qkv, int rot, TensorView kCache, TensorView vCache, TensorView o, ClBuffer lse, AttentionDims dims) {
-        if (dims.qLen() != 1) throw new IllegalArgumentException("decode takes one query row, got q_len " + dims.qLen());
-        if (rot < 0 || rot > headDim || rot % 2 != 0) throw new IllegalArgumentException("rotary dims must be even and at most head_dim " + headDim + ", got " + rot);
-        checkViews(kCache, kCache, vCache, o, dims, 1, headDim, storage);
-        checkLse(lse, (long) dims.batch() * dims.heads());
-        long need = (long) dims.batch() * 3 * dims.heads() * headDim * Float.BYTES;
-        if (qkv.bytes() < need) throw new IllegalArgumentException("qkv buffer '" + qkv.name() + "' holds " + qkv.bytes() + " bytes but needs " + need);
-    }
-
-    private static void bindRope(ClKernel kn, ClKernel comb, ClBuffer qkv, ClBuffer invFreq, int rot, TensorView kCache, TensorView vCache,
-                                 TensorView o, ClBuffer lse, int heads, float scale, ClBuffer po, ClBuffer pml) {
-        kn.arg("qkv", qkv).arg("inv_freq", invFreq).arg("rot", rot);
-        kCache.bind(kn, "k");
-        vCache.bind(kn, "v");
-        bindTail(kn, comb, o, lse, heads, scale, po, pml);
-    }
-
-    /** A decode kernel's arguments after its inputs, and the combine's, but for kv_len, split_len and num_splits (see {@link #launchSplits}). */
-    private static void bindTail(ClKernel kn, ClKernel comb, TensorView o, ClBuffer lse, int heads, float scale, ClBuffer po, ClBuffer pml) {
+    public static void bindTail(ClKernel kn, ClKernel comb, TensorView o, ClBuffer lse, int heads, float scale, ClBuffer po, ClBuffer pml) {
         o.bind(kn.arg("part_o", po).arg("part_ml", pml).arg("heads", heads).arg("scale", scale), "o").argOrNull("lse", lse);
         o.bind(comb.arg("part_o", po).arg("part_ml", pml), "o").argOrNull("lse", lse).arg("heads", heads);
     }
 
     /** Sets kv_len and the split length, launches the splits, then the combine unless there is one split (which wrote o itself). */
-    private void launchSplits(ClKernel kn, ClKernel comb, AttentionDims dims, int splitLen, KernelTimer timer) {
+    public void launchSplits(ClKernel kn, ClKernel comb, AttentionDims dims, int splitLen, KernelTimer timer) {
         int splits = splits(dims.kvLen(), splitLen);
         kn.arg("kv_len", dims.kvLen()).arg("split_len", splitLen);
         kn.launch(ctx, new long[] {(long) splits * decodeWg, dims.heads(), dims.batch()}, new long[] {decodeWg, 1, 1}, timer);
@@ -329,7 +243,7 @@ public final class FlashAttention implements AutoCloseable {
     }
 
     /** The most splits a decode of 1..maxDims.kvLen() keys takes with the default split length. */
-    int maxSplits(AttentionDims maxDims) {
+    public int maxSplits(AttentionDims maxDims) {
         int most = 1;
         for (int kv = 1; kv <= maxDims.kvLen(); kv++) {
             most = Math.max(most, splits(kv, splitLength(new AttentionDims(maxDims.batch(), maxDims.heads(), 1, kv, headDim))));
@@ -364,7 +278,7 @@ public final class FlashAttention implements AutoCloseable {
     }
 
     /** Refuses, naming the tensor, views that do not fit their buffers or kernels built for another head_dim. */
-    static void checkViews(TensorView q, TensorView k, TensorView v, TensorView o, AttentionDims dims, int qLen,
+    public static void checkViews(TensorView q, TensorView k, TensorView v, TensorView o, AttentionDims dims, int qLen,
                            int headDim, Storage storage) {
         if (dims.headDim() != headDim) {
             throw new IllegalArgumentException("head_dim " + dims.headDim() + " given to kernels built for head_dim " + headDim);
@@ -375,7 +289,7 @@ public final class FlashAttention implements AutoCloseable {
         o.checkFits("o", dims.batch(), dims.heads(), qLen, headDim, storage);
     }
 
-    static void checkLse(ClBuffer lse, long elements) {
+    public static void checkLse(ClBuffer lse, long elements) {
         if (lse != null && lse.bytes() < elements * Float.BYTES) {
             throw new IllegalArgumentException("lse buffer '" + lse.name() + "' holds " + lse.bytes() / Float.BYTES
                     + " floats but needs " + elements + " (batch x heads x q_len)");
@@ -395,7 +309,6 @@ public final class FlashAttention implements AutoCloseable {
         if (prefill != null) prefill.close();
         if (prefillMma != null) prefillMma.close();
         if (decode != null) decode.close();
-        if (decodeRope != null) decodeRope.close();
         if (combine != null) combine.close();
         if (partO != null) partO.close();
         if (partMl != null) partMl.close();

@@ -95,6 +95,7 @@ public final class PhiModel implements AutoCloseable {
     private ClBuffer ids, logits, kCache, vCache, invFreq;
     private Graph prefillGraph, decodeGraph;
     private FlashAttention flash;
+    private PhiAttention phiAttention;
     private volatile int cached;   // positions held in the KV cache (read by other threads: progress, cancellation)
 
     private PhiModel(ClContext ctx, PhiConfig cfg, Tokenizer tokenizer, Options opts) {
@@ -181,6 +182,7 @@ public final class PhiModel implements AutoCloseable {
         invFreq = own(ctx.allocate("rotary inverse frequencies", Math.max(4, inv.length * 4L)));
         if (inv.length > 0) invFreq.write(inv);
         flash = own(new FlashAttention(ctx, st, d).build(true, true));   // compile now, not inside the first prefill
+        phiAttention = new PhiAttention(ctx, flash);
         PhiKernels k = new PhiKernels(ctx, st);
         tensorCores = k.tensorCores();
         prefillGraph = own(buildGraph("prefill", k, chunk, false));
@@ -229,7 +231,7 @@ public final class PhiModel implements AutoCloseable {
                     TensorView kv = new TensorView(kCache, off, 0, context * d, d);
                     TensorView vv = new TensorView(vCache, off, 0, context * d, d);
                     TensorView ov = new TensorView(o.buffer(), 0, 0, d, h);
-                    var bound = own(flash.bindDecodeRope(qkv.buffer(), invFreq, cfg.rotaryDims(), kv, vv, ov, null,
+                    var bound = own(phiAttention.bind(qkv.buffer(), invFreq, cfg.rotaryDims(), kv, vv, ov, null,
                             new AttentionDims(1, heads, 1, context, d), scale));
                     return s -> bound.run(s.kvLen(), null);
                 });

@@ -26,7 +26,11 @@ class KernelSignaturesTest {
                 flash.get("flash_attn_prefill_quad_f32"), "PREFILL_ARGS");
         assertEquals(List.of("scores", "lse", "q_len", "kv_len"), naive.get("attn_naive_softmax"), "a kernel without KERNEL()");
         assertEquals(2 * 17, phi.size());
-        assertEquals(2 * 6, flash.size());
+        assertEquals(2 * 5, flash.size());
+        Map<String, List<String>> phiAttention = KernelSignatures.parse(ClContext.loadSource("phi_attention.cl"));
+        assertEquals(2 * 6, phiAttention.size(), "flash_attn.cl's kernels, included, and the rope decode");
+        assertEquals(List.of("qkv", "inv_freq", "rot", "k", "k_layout", "v", "v_layout", "part_o", "part_ml", "heads", "kv_len", "split_len", "scale",
+                "o", "o_layout", "lse"), phiAttention.get("flash_attn_decode_rope_f16"));
         assertEquals(2 * 2 + 1, naive.size());
         for (var all : List.of(phi, flash, naive)) {
             for (var e : all.entrySet()) {

@@ -24,13 +24,13 @@ import java.util.SplittableRandom;
  * <p>FlashAttention's own bar comes on top: the flash kernel's error may be at most twice the naive
  * kernel's (same storage, same inputs), see {@link #assertNoWorseThanNaive}.
  */
-final class AttentionCheck {
+public final class AttentionCheck {
     static final double U = 0x1p-24;
 
     private AttentionCheck() {}
 
     /** Device-side copies of q, k, v plus their host twins. */
-    record Inputs(HostTensor q, HostTensor k, HostTensor v, GuardedTensor qd, GuardedTensor kd, GuardedTensor vd,
+    public record Inputs(HostTensor q, HostTensor k, HostTensor v, GuardedTensor qd, GuardedTensor kd, GuardedTensor vd,
                   TensorView qv, TensorView kv, TensorView vv) implements AutoCloseable {
         @Override
         public void close() {
@@ -40,7 +40,7 @@ final class AttentionCheck {
         }
     }
 
-    static Inputs inputs(ClContext ctx, AttentionDims dims, Storage storage, Layout layout, float qkScale, long seed) {
+    public static Inputs inputs(ClContext ctx, AttentionDims dims, Storage storage, Layout layout, float qkScale, long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         HostTensor q = random(rnd, layout, dims.batch(), dims.heads(), dims.qLen(), dims.headDim(), qkScale, storage);
         HostTensor k = random(rnd, layout, dims.batch(), dims.heads(), dims.kvLen(), dims.headDim(), qkScale, storage);
@@ -51,12 +51,12 @@ final class AttentionCheck {
         return new Inputs(q, k, v, qd, kd, vd, view(qd, q), view(kd, k), view(vd, v));
     }
 
-    static TensorView view(GuardedTensor t, HostTensor h) {
+    public static TensorView view(GuardedTensor t, HostTensor h) {
         return t.view(h.batchStride(), h.headStride(), h.rowStride(), h.offset());
     }
 
     /** Uniform values in [-scale, scale), rounded to what the storage type holds. */
-    static HostTensor random(SplittableRandom rnd, Layout layout, int batch, int heads, int seq, int headDim, float scale, Storage storage) {
+    public static HostTensor random(SplittableRandom rnd, Layout layout, int batch, int heads, int seq, int headDim, float scale, Storage storage) {
         int[] s = layout.strides(heads, seq, headDim);
         float[] data = new float[layout.elements(batch, heads, seq, headDim)];
         for (int i = 0; i < data.length; i++) {
@@ -67,11 +67,11 @@ final class AttentionCheck {
     }
 
     /** An output tensor in the given layout, every element poisoned. */
-    static GuardedTensor output(ClContext ctx, Storage storage, Layout layout, AttentionDims dims, int seq) {
+    public static GuardedTensor output(ClContext ctx, Storage storage, Layout layout, AttentionDims dims, int seq) {
         return GuardedTensor.output(ctx, "o", storage, layout.elements(dims.batch(), dims.heads(), seq, dims.headDim()));
     }
 
-    static TensorView outputView(GuardedTensor o, Layout layout, AttentionDims dims, int seq) {
+    public static TensorView outputView(GuardedTensor o, Layout layout, AttentionDims dims, int seq) {
         int[] s = layout.strides(dims.heads(), seq, dims.headDim());
         return o.view(s[1], s[2], s[3], s[0]);
     }
@@ -80,7 +80,7 @@ final class AttentionCheck {
      * Reads an output in {@code layout}, checks that every element outside the view (and the
      * guards) kept its poison, and returns the view's elements as [batch, heads, seq, head_dim].
      */
-    static float[] readOutput(GuardedTensor o, Layout layout, AttentionDims dims, int seq, String what) {
+    public static float[] readOutput(GuardedTensor o, Layout layout, AttentionDims dims, int seq, String what) {
         float[] all = o.readChecked(what);
         int[] s = layout.strides(dims.heads(), seq, dims.headDim());
         int hd = dims.headDim();
@@ -101,7 +101,7 @@ final class AttentionCheck {
     }
 
     /** Largest |got - ref| over all elements; NaN if any element is NaN or infinite. */
-    static double maxError(float[] got, double[] ref) {
+    public static double maxError(float[] got, double[] ref) {
         double worst = 0;
         for (int i = 0; i < got.length; i++) {
             if (!Float.isFinite(got[i])) return Double.NaN;
@@ -111,7 +111,7 @@ final class AttentionCheck {
     }
 
     /** Asserts every element is finite and within the bound described in the class comment. */
-    static void assertClose(String what, float[] got, AttentionReference.Result ref, AttentionDims dims, int seq,
+    public static void assertClose(String what, float[] got, AttentionReference.Result ref, AttentionDims dims, int seq,
                             Storage storage, double vMax) {
         int hd = dims.headDim();
         assertEquals(ref.o().length, got.length, what + ": output size");
@@ -144,7 +144,7 @@ final class AttentionCheck {
      * which, unlike the single largest element, does not swing with the rounding of two or three
      * dominant scores when softmax is nearly one-hot. The u floor admits cases both get exact (kv_len 1).
      */
-    static void assertNoWorseThanNaive(String what, float[] flash, float[] naive, double[] ref) {
+    public static void assertNoWorseThanNaive(String what, float[] flash, float[] naive, double[] ref) {
         double flashErr = normalizedError(flash, ref);
         double naiveErr = normalizedError(naive, ref);
         if (!(flashErr <= 2 * naiveErr + U)) {
@@ -154,7 +154,7 @@ final class AttentionCheck {
     }
 
     /** ||got - ref||_2 / ||ref||_2 (the plain error norm where ref is all zeros); NaN if got has NaN or infinity. */
-    static double normalizedError(float[] got, double[] ref) {
+    public static double normalizedError(float[] got, double[] ref) {
         double err = 0;
         double norm = 0;
         for (int i = 0; i < got.length; i++) {
@@ -166,7 +166,7 @@ final class AttentionCheck {
     }
 
     /** Log-sum-exp per row: -inf exactly where the reference is, else within delta (with max|v| = 1) + 2u|lse|. */
-    static void assertLse(String what, float[] got, AttentionReference.Result ref, AttentionDims dims) {
+    public static void assertLse(String what, float[] got, AttentionReference.Result ref, AttentionDims dims) {
         for (int row = 0; row < got.length; row++) {
             double r = ref.lse()[row];
             if (Double.isInfinite(r)) {
@@ -180,13 +180,13 @@ final class AttentionCheck {
         }
     }
 
-    static float[] readFloats(ClBuffer b, int n) {
+    public static float[] readFloats(ClBuffer b, int n) {
         float[] out = new float[n];
         b.read(out);
         return out;
     }
 
-    static String index(int flat, AttentionDims dims, int seq) {
+    public static String index(int flat, AttentionDims dims, int seq) {
         int hd = dims.headDim();
         int d = flat % hd;
         int r = flat / hd % seq;

@@ -6,12 +6,12 @@ package dev.flashcl.internal.kernels;
  * - q_len), p = softmax(s), o_i = sum_j p_j v_j, lse_i = log sum_j exp(s_j). A row that sees no
  * key has o = 0 and lse = -inf. Inputs are host copies of the device buffers with their layouts.
  */
-final class AttentionReference {
+public final class AttentionReference {
     /** o: [batch, heads, q_len, head_dim] contiguous; lse: [batch, heads, q_len]; cond: per row, max_j scale * sum_d |q_d k_jd|. */
-    record Result(double[] o, double[] lse, double[] cond) {}
+    public record Result(double[] o, double[] lse, double[] cond) {}
 
     /** A host tensor with the same (offset, batch, head, row) strides as its device view. */
-    record HostTensor(float[] data, int offset, int batchStride, int headStride, int rowStride) {
+    public record HostTensor(float[] data, int offset, int batchStride, int headStride, int rowStride) {
         double at(int b, int h, int r, int d) {
             return data[offset + b * batchStride + h * headStride + r * rowStride + d];
         }
@@ -19,7 +19,7 @@ final class AttentionReference {
 
     private AttentionReference() {}
 
-    static Result attention(HostTensor q, HostTensor k, HostTensor v, AttentionDims dims, boolean causal, double scale) {
+    public static Result attention(HostTensor q, HostTensor k, HostTensor v, AttentionDims dims, boolean causal, double scale) {
         int hd = dims.headDim();
         double[] o = new double[dims.batch() * dims.heads() * dims.qLen() * hd];
         double[] lse = new double[dims.batch() * dims.heads() * dims.qLen()];

@@ -10,7 +10,7 @@ import dev.flashcl.internal.cl.ClContext;
  * is a NaN bit pattern, so an element the kernel should have written but did not fails the NaN
  * check, and a write outside the data fails {@link #assertGuardsIntact}.
  */
-final class GuardedTensor implements AutoCloseable {
+public final class GuardedTensor implements AutoCloseable {
     static final int GUARD = 64;
     static final int POISON_F32 = 0x7fc0dead;
     static final short POISON_F16 = 0x7e5a;
@@ -26,7 +26,7 @@ final class GuardedTensor implements AutoCloseable {
     }
 
     /** Uploads {@code values} (already representable in the storage type) between guards. */
-    static GuardedTensor input(ClContext ctx, String name, Storage storage, float[] values) {
+    public static GuardedTensor input(ClContext ctx, String name, Storage storage, float[] values) {
         GuardedTensor t = new GuardedTensor(ctx, name, storage, values.length);
         if (storage == Storage.F32) {
             float[] all = new float[values.length + 2 * GUARD];
@@ -43,7 +43,7 @@ final class GuardedTensor implements AutoCloseable {
     }
 
     /** An output of {@code elements}, every element and guard poisoned. */
-    static GuardedTensor output(ClContext ctx, String name, Storage storage, int elements) {
+    public static GuardedTensor output(ClContext ctx, String name, Storage storage, int elements) {
         GuardedTensor t = new GuardedTensor(ctx, name, storage, elements);
         t.poison();
         return t;
@@ -55,12 +55,12 @@ final class GuardedTensor implements AutoCloseable {
     }
 
     /** A view whose element 0 is the first element after the leading guard. */
-    TensorView view(int batchStride, int headStride, int rowStride, int offset) {
+    public TensorView view(int batchStride, int headStride, int rowStride, int offset) {
         return new TensorView(buffer, GUARD + offset, batchStride, headStride, rowStride);
     }
 
     /** Reads the data, failing if a guard element changed. */
-    float[] readChecked(String what) {
+    public float[] readChecked(String what) {
         float[] all;
         if (storage == Storage.F32) {
             all = new float[elements + 2 * GUARD];

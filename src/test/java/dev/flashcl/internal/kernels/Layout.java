@@ -1,7 +1,7 @@
 package dev.flashcl.internal.kernels;
 
 /** How a test lays out a [batch, heads, seq, head_dim] tensor in its buffer. */
-enum Layout {
+public enum Layout {
     /** [batch, heads, seq, head_dim], packed. */
     CONTIGUOUS,
     /** [batch, seq, heads, head_dim]: a projection's output, viewed per head without a copy. */
