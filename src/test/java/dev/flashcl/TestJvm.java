@@ -47,4 +47,26 @@ public final class TestJvm {
         System.arraycopy(args, 0, cmd, 4, args.length);
         return new ProcessBuilder(cmd);
     }
+
+    /** What a child JVM printed (stdout and stderr, or stderr alone) and its exit status. */
+    public record Run(int exit, String output) {
+        /** Fails when a stack trace was printed. */
+        public Run noStackTrace() {
+            if (output.contains("\tat ") || output.contains("Exception in thread")) throw new AssertionError("a stack trace reached the user: " + output);
+            return this;
+        }
+    }
+
+    /** Starts {@code pb}, waits up to {@code seconds}, and returns its exit status with stdout and stderr merged (or, with {@code stderrOnly}, stderr). */
+    public static Run run(ProcessBuilder pb, int seconds, boolean stderrOnly) throws java.io.IOException, InterruptedException {
+        if (stderrOnly) pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        else pb.redirectErrorStream(true);
+        Process p = pb.start();
+        byte[] out = (stderrOnly ? p.getErrorStream() : p.getInputStream()).readAllBytes();
+        if (!p.waitFor(seconds, java.util.concurrent.TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("the child JVM ran past " + seconds + " s: " + new String(out));
+        }
+        return new Run(p.exitValue(), new String(out, java.nio.charset.StandardCharsets.UTF_8));
+    }
 }

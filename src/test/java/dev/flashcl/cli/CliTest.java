@@ -238,4 +238,32 @@ class CliTest {
             assertTrue(o.description().length > 0 && !o.description()[0].isBlank(), String.join(" ", path) + " " + o.longestName() + " has no help text");
         }
     }
+
+    /**
+     * In a real process (logging is set up once, at start): no INFO lines unless -v, no progress
+     * bar off a terminal, a drawn seed printed so the run can be repeated, and with -q nothing on
+     * stderr at all.
+     */
+    @Test
+    void stderrSaysWhatMattersAndQuietSaysNothing() throws Exception {
+        String[] run = {"generate", "--model", EMBEDDED.toString(), "--prompt", "def f():", "--max-new-tokens", "3", "--temperature", "0.8"};
+        var plain = dev.flashcl.TestJvm.run(dev.flashcl.TestJvm.java(Main.class, run), 120, true).noStackTrace();
+        assertEquals(0, plain.exit(), plain.output());
+        assertFalse(plain.output().contains("INFO"), "INFO logging is off without -v: " + plain.output());
+        assertFalse(plain.output().contains("loading"), "no progress bar off a terminal: " + plain.output());
+        java.util.regex.Matcher seed = java.util.regex.Pattern.compile("seed (-?\\d+) \\(repeat this run with --seed \\1\\)").matcher(plain.output());
+        assertTrue(seed.find(), "the drawn seed is printed: " + plain.output());
+        assertTrue(plain.output().contains("3 new tokens") && plain.output().contains("device "), plain.output());
+
+        List<String> quietRun = new ArrayList<>(List.of(run));
+        quietRun.add("-q");
+        var quiet = dev.flashcl.TestJvm.run(dev.flashcl.TestJvm.java(Main.class, quietRun.toArray(String[]::new)), 120, true);
+        assertEquals(0, quiet.exit(), quiet.output());
+        assertEquals("", quiet.output(), "-q prints only the output");
+
+        List<String> verboseRun = new ArrayList<>(List.of(run));
+        verboseRun.add("-v");
+        var verbose = dev.flashcl.TestJvm.run(dev.flashcl.TestJvm.java(Main.class, verboseRun.toArray(String[]::new)), 120, true);
+        assertTrue(verbose.output().contains("INFO"), "-v logs the engine: " + verbose.output());
+    }
 }

@@ -7,7 +7,6 @@ import dev.flashcl.cli.Main;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -85,13 +84,9 @@ class RuntimeErrorsTest {
         ProcessBuilder pb = TestJvm.java(Main.class, "devices");
         pb.environment().put("OCL_ICD_VENDORS", empty.toString());
         pb.environment().put("OCL_ICD_FILENAMES", "");
-        pb.redirectErrorStream(true);
-        Process p = pb.start();
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-        String out = new String(p.getInputStream().readAllBytes());
-        assertEquals(1, p.exitValue(), out);
-        assertTrue(out.contains("No OpenCL platform found") && out.contains("pocl-opencl-icd"), out);
-        assertFalse(out.contains("\tat "), "no stack trace: " + out);
+        var r = TestJvm.run(pb, 60, false).noStackTrace();
+        assertEquals(1, r.exit(), r.output());
+        assertTrue(r.output().contains("No OpenCL platform found") && r.output().contains("pocl-opencl-icd"), r.output());
         Files.delete(empty);
     }
 
@@ -113,13 +108,9 @@ class RuntimeErrorsTest {
         ProcessBuilder pb = TestJvm.java(Main.class, "devices", "--no-probe");
         pb.environment().put("OCL_ICD_VENDORS", icds.toString());
         pb.environment().remove("RUSTICL_ENABLE");
-        pb.redirectErrorStream(true);
-        Process p = pb.start();
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-        String out = new String(p.getInputStream().readAllBytes());
-        assertEquals(0, p.exitValue(), out);
-        assertTrue(out.contains("Portable Computing Language") && out.contains("* selected"), out);
-        assertFalse(out.contains("\tat "), "no stack trace: " + out);
+        var r = TestJvm.run(pb, 60, false).noStackTrace();
+        assertEquals(0, r.exit(), r.output());
+        assertTrue(r.output().contains("Portable Computing Language") && r.output().contains("* selected"), r.output());
         try (var files = Files.list(icds)) {
             for (Path f : files.toList()) Files.delete(f);
         }
