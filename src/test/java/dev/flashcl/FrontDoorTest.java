@@ -123,6 +123,21 @@ class FrontDoorTest {
         assertTrue(overMax.getMessage().contains("max_position_embeddings"), overMax.getMessage());
     }
 
+    /** Kernel builds are counted in the load (with a warm-up pass for drivers that compile at first launch), not in a generation's speed. */
+    @Test
+    void kernelBuildsAreReportedApartFromTheSpeed() {
+        try (FlashCl fresh = FlashCl.open(engine.device());
+             LanguageModel tiny = fresh.load(Path.of("testdata/tiny-phi/f32"), LoadOptions.builder().precision(Precision.F32).build())) {
+            ModelInfo info = tiny.info();
+            assertTrue(info.kernelBuildNanos() > 0 && info.kernelBuildNanos() <= info.loadNanos(), info.toString());
+            assertTrue(tiny.tokenizer().isEmpty(), "tiny-phi has no tokenizer files");
+            GenerationResult r = tiny.generate(GenerationRequest.builder().promptTokens(1, 2, 3).maxNewTokens(4).stopAtEos(false).build());
+            assertEquals(0, r.buildNanos(), "nothing was built during the first generation");
+            assertEquals(4, r.tokenCount());
+            assertEquals("", r.text(), "no tokenizer, no text");
+        }
+    }
+
     /** A run killed while unpacking, or a disk error, leaves a damaged file: the next use unpacks it again. */
     @Test
     void theEmbeddedModelsCacheRepairsItself(@TempDir Path cache) throws Exception {
