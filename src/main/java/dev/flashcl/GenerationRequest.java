@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.IntConsumer;
 
@@ -37,6 +38,8 @@ public final class GenerationRequest {
     private final boolean cleanUpSpaces;
     private final Consumer<String> onText;
     private final IntConsumer onToken;
+    private final BooleanSupplier cancelWhen;
+    private final boolean logprobs;
 
     private GenerationRequest(Builder b) {
         this.prompt = b.prompt;
@@ -49,6 +52,8 @@ public final class GenerationRequest {
         this.cleanUpSpaces = b.cleanUpSpaces;
         this.onText = b.onText;
         this.onToken = b.onToken;
+        this.cancelWhen = b.cancelWhen;
+        this.logprobs = b.logprobs;
     }
 
     /** @return a builder with the defaults: greedy, {@value #DEFAULT_MAX_NEW_TOKENS} new tokens, stop at the model's eos */
@@ -114,6 +119,16 @@ public final class GenerationRequest {
         return Optional.ofNullable(onToken);
     }
 
+    /** @return the condition, checked after every token, that cancels this generation (never true unless set) */
+    public BooleanSupplier cancelWhen() {
+        return cancelWhen;
+    }
+
+    /** @return whether the result carries each new token's log-probability */
+    public boolean logprobs() {
+        return logprobs;
+    }
+
     /** Builds a {@link GenerationRequest}; each setter checks its value. Not thread-safe. */
     public static final class Builder {
         private String prompt;
@@ -126,6 +141,8 @@ public final class GenerationRequest {
         private boolean cleanUpSpaces;
         private Consumer<String> onText;
         private IntConsumer onToken;
+        private BooleanSupplier cancelWhen = () -> false;
+        private boolean logprobs;
 
         private Builder() {}
 
@@ -238,6 +255,29 @@ public final class GenerationRequest {
          */
         public Builder onToken(IntConsumer onToken) {
             this.onToken = onToken;
+            return this;
+        }
+
+        /**
+         * @param cancel checked after every token, from the generating thread: once it is true the
+         *               generation ends with {@link StopReason#CANCELLED} (a server cancels a request
+         *               whose client went away this way, without touching other requests)
+         * @return this builder
+         */
+        public Builder cancelWhen(BooleanSupplier cancel) {
+            if (cancel == null) throw new IllegalArgumentException("cancelWhen: the condition is null");
+            this.cancelWhen = cancel;
+            return this;
+        }
+
+        /**
+         * @param logprobs whether {@link GenerationResult#logprobs()} holds each new token's
+         *                 log-probability under the model (before temperature and cuts); greedy
+         *                 generation then reads the logits every step
+         * @return this builder
+         */
+        public Builder logprobs(boolean logprobs) {
+            this.logprobs = logprobs;
             return this;
         }
 

@@ -13,9 +13,10 @@ import java.util.OptionalLong;
  * @param prefillNanos  time to run the prompt and pick the first token, kernel builds excluded
  * @param decodeNanos   time for the tokens after the first
  * @param buildNanos    time spent building (or loading cached) OpenCL programs during this generation
+ * @param logprobs      each new token's natural-log probability under the model, when the request asked; else empty
  */
 public record GenerationResult(String text, int[] promptTokens, int[] tokens, StopReason stopReason, OptionalLong seed,
-                               long prefillNanos, long decodeNanos, long buildNanos) {
+                               long prefillNanos, long decodeNanos, long buildNanos, double[] logprobs) {
     /** @return the prompt's length in tokens */
     public int promptTokenCount() {
         return promptTokens.length;

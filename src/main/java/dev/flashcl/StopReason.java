@@ -10,6 +10,6 @@ public enum StopReason {
     STOP_STRING,
     /** {@link GenerationRequest#maxNewTokens()} tokens were generated. */
     MAX_TOKENS,
-    /** {@link LanguageModel#cancel()}, or an interrupt of the generating thread, stopped it. */
+    /** {@link LanguageModel#cancel()}, the request's {@link GenerationRequest.Builder#cancelWhen condition}, or an interrupt of the generating thread stopped it. */
     CANCELLED
 }

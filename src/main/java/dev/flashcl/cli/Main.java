@@ -10,7 +10,7 @@ import picocli.CommandLine.ScopeType;
 /** {@code flashcl COMMAND}: the one command-line entry point. */
 @Command(name = "flashcl", mixinStandardHelpOptions = true, version = "flashcl 0.1.0",
         description = "Phi-2 and FlashAttention on any OpenCL device.",
-        subcommands = {GenerateCommand.class, InspectCommand.class, VerifyCommand.class, TuneCommand.class, DevicesCommand.class, BenchCommand.class,
+        subcommands = {GenerateCommand.class, ServeCommand.class, InspectCommand.class, VerifyCommand.class, TuneCommand.class, DevicesCommand.class, BenchCommand.class,
                 BuildKernelsCommand.class, PlotCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     @Option(names = {"-v", "--verbose"}, scope = ScopeType.INHERIT, description = "Log what the engine does (INFO), and stack traces of failures.")

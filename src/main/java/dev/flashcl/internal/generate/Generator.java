@@ -82,6 +82,7 @@ public final class Generator {
         long seed = sampling.seed().orElseGet(() -> ThreadLocalRandom.current().nextLong());
         SplittableRandom rng = new SplittableRandom(seed);
         List<Integer> out = new ArrayList<>();
+        List<Double> logprobs = new ArrayList<>();
         model.reset();
         long builds0 = model.context().programBuildNanos();
         long t0 = System.nanoTime();
@@ -100,13 +101,14 @@ public final class Generator {
                 break;
             }
             out.add(next);
+            if (r.logprobs()) logprobs.add(logprob(model.logits(1), next));
             if (r.onToken().isPresent()) r.onToken().get().accept(next);
             if (stream != null && stopText.accept(stream.next(next))) {
                 reason = StopReason.STOP_STRING;
                 break;
             }
             if (out.size() >= r.maxNewTokens()) break;
-            if (cancelled || Thread.currentThread().isInterrupted()) {
+            if (cancelled || r.cancelWhen().getAsBoolean() || Thread.currentThread().isInterrupted()) {
                 reason = StopReason.CANCELLED;
                 break;
             }
@@ -119,7 +121,16 @@ public final class Generator {
         stopText.finish();
         int[] ids = out.stream().mapToInt(Integer::intValue).toArray();
         return new GenerationResult(stopText.text(), promptIds, ids, reason, sample ? OptionalLong.of(seed) : OptionalLong.empty(),
-                Math.max(0, t1 - t0 - buildNanos), t2 - t1, buildNanos);
+                Math.max(0, t1 - t0 - buildNanos), t2 - t1, buildNanos, logprobs.stream().mapToDouble(Double::doubleValue).toArray());
+    }
+
+    /** log softmax(logits)[id], in double precision. */
+    static double logprob(float[] logits, int id) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (float l : logits) max = Math.max(max, l);
+        double sum = 0;
+        for (float l : logits) sum += Math.exp(l - max);
+        return logits[id] - max - Math.log(sum);
     }
 
     private static boolean contains(int[] a, int v) {

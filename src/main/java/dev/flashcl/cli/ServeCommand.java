@@ -1,0 +1,72 @@
+package dev.flashcl.cli;
+
+import dev.flashcl.FlashCl;
+import dev.flashcl.LanguageModel;
+import dev.flashcl.LoadOptions;
+import dev.flashcl.server.FlashClServer;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code flashcl serve}: the OpenAI completions and chat API over one model, until SIGTERM or Ctrl-C. */
+@Command(name = "serve", description = "Serve the OpenAI completions and chat completions API (streaming, /v1/models, /health, /metrics) over one model.")
+final class ServeCommand implements Callable<Integer> {
+    @Mixin ModelOptions model;
+    @Option(names = "--device", description = "OpenCL device: index, gpu/cpu/accelerator, or a name substring (default: the first GPU, else the first device).")
+    String device;
+    @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to bind (default: ${DEFAULT-VALUE}; 0.0.0.0 for every interface).")
+    String host;
+    @Option(names = "--port", defaultValue = "8080", description = "Port (default: ${DEFAULT-VALUE}; 0 for any free port, printed).")
+    int port;
+    @Option(names = "--context", description = "KV cache positions (default: the model's max_position_embeddings).")
+    Integer context;
+    @Option(names = "--api-key", description = "Require 'Authorization: Bearer KEY' on /v1 (default: the FLASHCL_API_KEY environment variable, else none).")
+    String apiKey;
+    @Option(names = "--model-name", description = "The model id /v1/models lists and requests name (default: the model directory's name).")
+    String modelName;
+    @Option(names = "--max-queue", defaultValue = "64", description = "Requests waiting at most; more get 429 (default: ${DEFAULT-VALUE}).")
+    int maxQueue;
+    @Option(names = "--max-body", defaultValue = "4000000", description = "Largest request body in bytes; larger get 413 (default: ${DEFAULT-VALUE}).")
+    int maxBody;
+    @Option(names = "--max-connections", defaultValue = "256", description = "Open connections at most (default: ${DEFAULT-VALUE}).")
+    int maxConnections;
+
+    @Override
+    public Integer call() throws Exception {
+        String key = apiKey != null ? apiKey : System.getenv("FLASHCL_API_KEY");
+        LoadOptions.Builder load = LoadOptions.builder();
+        if (context != null) Cli.option("--context", () -> load.contextLength(context));
+        Path dir = model.resolve();
+        String name = modelName != null ? modelName : model.model == null ? "flashcl-embedded" : dir.toAbsolutePath().normalize().getFileName().toString();
+        FlashClServer.Options opts = Cli.option("--port, --max-queue, --max-body, --max-connections or --api-key",
+                () -> new FlashClServer.Options(host, port, name, key, maxQueue, maxBody, maxConnections));
+        try (FlashCl engine = FlashCl.open(device); LanguageModel m = engine.load(dir, load.build())) {
+            Cli.note("device " + engine.device() + ": " + engine.selectionReason());
+            FlashClServer server = new FlashClServer(m, opts);
+            CountDownLatch stopped = new CountDownLatch(1);
+            Thread hook = new Thread(() -> {
+                try {
+                    server.close();   // answers /health 503, cancels what runs, stops the HTTP server
+                } catch (Exception e) {
+                    System.err.println("flashcl: stopping the server: " + e.getMessage());
+                }
+                try {
+                    stopped.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            Runtime.getRuntime().addShutdownHook(hook);
+            System.err.printf("flashcl: serving '%s' on http://%s:%d/v1 (%s)%n", name, host, server.port(), key == null ? "no API key" : "API key required");
+            try {
+                server.join();
+            } finally {
+                stopped.countDown();
+            }
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,283 @@
+package dev.flashcl.server;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.http.StreamResponse;
+import com.openai.errors.BadRequestException;
+import com.openai.errors.NotFoundException;
+import com.openai.errors.UnauthorizedException;
+import com.openai.models.chat.completions.ChatCompletion;
+import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import com.openai.models.chat.completions.ChatCompletionStreamOptions;
+import com.openai.models.completions.Completion;
+import com.openai.models.completions.CompletionCreateParams;
+import dev.flashcl.FlashCl;
+import dev.flashcl.GenerationRequest;
+import dev.flashcl.LanguageModel;
+import dev.flashcl.LoadOptions;
+import dev.flashcl.internal.kernels.TestDevice;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * flashcl serve on PoCL with the embedded model, through the official OpenAI Java client (written
+ * by others: the test of compatibility) and raw HTTP: completions, chat and streaming equal the
+ * library's own greedy output; OpenAI's error bodies and statuses for bad requests; concurrent
+ * clients each get their own text; a client that leaves mid-stream frees the device; a full queue
+ * answers 429 and recovers.
+ */
+class ServerTest {
+    static final String KEY = "test-key";
+    static final String NAME = "flashcl-embedded";
+    static FlashCl engine;
+    static LanguageModel model;
+    static FlashClServer server;
+    static OpenAIClient client;
+    static final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    @BeforeAll
+    static void start() throws Exception {
+        engine = FlashCl.open(TestDevice.context().device().index() + "");
+        model = engine.load(Path.of("testdata/embedded"), LoadOptions.builder().contextLength(256).build());
+        server = new FlashClServer(model, new FlashClServer.Options("127.0.0.1", 0, NAME, KEY, 4, 1_000_000, 64));
+        client = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + server.port() + "/v1").apiKey(KEY).maxRetries(0).build();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        server.close();
+        engine.close();
+    }
+
+    /** The library's greedy text for a prompt: what the server must return. */
+    static String greedy(String prompt, int n) {
+        return model.generate(GenerationRequest.builder().prompt(prompt).maxNewTokens(n).build()).text();
+    }
+
+    static HttpResponse<String> post(String path, String body, String key) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path)).timeout(Duration.ofSeconds(120))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body));
+        if (key != null) b.header("Authorization", "Bearer " + key);
+        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    static HttpResponse<String> get(String path) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path)).header("Authorization", "Bearer " + KEY).GET().build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void completionsThroughTheOpenAiClient() {
+        String prompt = "def add(a, b):\n";
+        Completion c = client.completions().create(CompletionCreateParams.builder().model(NAME).prompt(prompt).maxTokens(12).temperature(0).build());
+        assertEquals(greedy(prompt, 12), c.choices().get(0).text());
+        assertEquals("text_completion", c._object_().toString().replace("\"", ""));
+        var usage = c.usage().orElseThrow();
+        assertEquals(model.tokenizer().orElseThrow().encode(prompt).length, usage.promptTokens());
+        assertEquals(usage.promptTokens() + usage.completionTokens(), usage.totalTokens());
+        assertEquals("length", c.choices().get(0).finishReason().toString());
+    }
+
+    @Test
+    void chatAndItsStreamThroughTheOpenAiClient() {
+        var params = ChatCompletionCreateParams.builder().model(NAME).addUserMessage("write a function that adds two numbers").maxCompletionTokens(10)
+                .temperature(0).build();
+        ChatCompletion c = client.chat().completions().create(params);
+        String want = greedy("Instruct: write a function that adds two numbers\nOutput:", 10);
+        assertEquals(want, c.choices().get(0).message().content().orElseThrow());
+        StringBuilder streamed = new StringBuilder();
+        List<String> finish = new ArrayList<>();
+        long[] usage = {-1};
+        var streamParams = params.toBuilder().streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build();
+        try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(streamParams)) {
+            s.stream().forEach(chunk -> {
+                chunk.choices().forEach(ch -> {
+                    ch.delta().content().ifPresent(streamed::append);
+                    ch.finishReason().ifPresent(f -> finish.add(f.toString()));
+                });
+                chunk.usage().ifPresent(u -> usage[0] = u.completionTokens());
+            });
+        }
+        assertEquals(want, streamed.toString(), "the stream adds up to the same text");
+        assertEquals(List.of("length"), finish);
+        assertEquals(10, usage[0], "usage on the last chunk when asked");
+    }
+
+    @Test
+    void errorsComeAsOpenAiErrors() throws Exception {
+        var e = assertThrows(BadRequestException.class, () -> client.completions().create(CompletionCreateParams.builder().model(NAME).prompt("x")
+                .maxTokens(1000).build()));
+        assertEquals(400, e.statusCode());
+        assertTrue(e.getMessage().contains("maximum context length is 256"), e.getMessage());
+        assertEquals(404, assertThrows(NotFoundException.class, () -> client.completions().create(CompletionCreateParams.builder().model("gpt-9")
+                .prompt("x").build())).statusCode());
+        OpenAIClient wrongKey = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + server.port() + "/v1").apiKey("nope").maxRetries(0).build();
+        assertEquals(401, assertThrows(UnauthorizedException.class, () -> wrongKey.models().list()).statusCode());
+        assertEquals(NAME, client.models().list().data().get(0).id());
+    }
+
+    /** Malformed and hostile bodies: 400 (413 over the limit) naming the field, and the server keeps serving. */
+    @Test
+    void hostileBodiesAreRefusedAndTheServerKeepsServing() throws Exception {
+        String[][] cases = {
+                {"{", "400", null},
+                {"[]", "400", null},
+                {"{\"prompt\": \"x\", \"max_tokens\": \"many\"}", "400", "max_tokens"},
+                {"{\"prompt\": \"x\", \"max_tokens\": -5}", "400", "max_tokens"},
+                {"{\"prompt\": \"x\", \"max_tokens\": 1e400}", "400", "max_tokens"},
+                {"{\"prompt\": \"x\", \"max_tokens\": 99999999999999999999999}", "400", "max_tokens"},
+                {"{\"prompt\": \"x\", \"temperature\": \"hot\"}", "400", "temperature"},
+                {"{\"prompt\": \"x\", \"temperature\": 3}", "400", "temperature"},
+                {"{\"prompt\": \"x\", \"top_p\": 0}", "400", "top_p"},
+                {"{\"prompt\": \"x\", \"stop\": [\"\"]}", "400", "stop"},
+                {"{\"prompt\": \"x\", \"stop\": [1]}", "400", "stop"},
+                {"{\"prompt\": \"x\", \"stream\": \"yes\"}", "400", "stream"},
+                {"{\"prompt\": \"x\", \"frobnicate\": 1}", "400", "frobnicate"},
+                {"{\"prompt\": \"x\", \"n\": 2}", "400", "n"},
+                {"{\"prompt\": [1, -2]}", "400", "prompt"},
+                {"{\"prompt\": [1, 99999999]}", "400", "prompt"},
+                {"{\"prompt\": \"\"}", "400", "prompt"},
+                {"{\"max_tokens\": 3}", "400", "prompt"},
+                {"{\"prompt\": " + "[".repeat(200) + "]".repeat(200) + "}", "400", null},
+        };
+        for (String[] c : cases) {
+            HttpResponse<String> r = post("/v1/completions", c[0], KEY);
+            assertEquals(Integer.parseInt(c[1]), r.statusCode(), c[0] + " -> " + r.body());
+            JsonNode err = JSON.readTree(r.body()).get("error");
+            assertNotNull(err, "OpenAI's error body: " + r.body());
+            assertEquals("invalid_request_error", err.get("type").asText());
+            if (c[2] != null) assertEquals(c[2], err.get("param").asText(), r.body());
+        }
+        assertEquals(400, post("/v1/chat/completions", "{\"messages\": []}", KEY).statusCode());
+        assertEquals(400, post("/v1/chat/completions", "{\"messages\": [{\"role\": \"wizard\", \"content\": \"x\"}]}", KEY).statusCode());
+        assertEquals(400, post("/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": 5}]}", KEY).statusCode());
+        HttpResponse<String> big = post("/v1/completions", "{\"prompt\": \"" + "x".repeat(2_000_000) + "\"}", KEY);
+        assertEquals(413, big.statusCode(), big.body());
+        assertEquals(401, post("/v1/completions", "{\"prompt\": \"x\"}", "wrong").statusCode());
+        assertEquals(401, post("/v1/completions", "{\"prompt\": \"x\"}", null).statusCode());
+        assertEquals(404, get("/v1/nothing").statusCode());
+        assertEquals(405, get("/v1/completions").statusCode());
+        HttpResponse<String> ok = post("/v1/completions", "{\"prompt\": \"def f():\", \"max_tokens\": 3, \"temperature\": 0, \"logprobs\": 0}", KEY);
+        assertEquals(200, ok.statusCode(), ok.body());
+        JsonNode lp = JSON.readTree(ok.body()).get("choices").get(0).get("logprobs");
+        assertEquals(3, lp.get("token_logprobs").size());
+        for (JsonNode v : lp.get("token_logprobs")) assertTrue(v.asDouble() <= 0 && v.asDouble() > -50, lp.toString());
+        assertEquals(200, get("/health").statusCode());
+    }
+
+    /** Eight clients at once, each with its own prompt: each gets the text it gets alone. */
+    @Test
+    void concurrentClientsGetTheirOwnText() throws Exception {
+        List<String> prompts = new ArrayList<>();
+        for (int i = 0; i < 8; i++) prompts.add("def f" + i + "(x):\n    return x" + " +*-/".charAt(i % 5) + " " + i + "\n");
+        List<String> want = prompts.stream().map(p -> greedy(p, 8)).toList();
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        try {
+            List<Future<HttpResponse<String>>> got = new ArrayList<>();
+            for (String p : prompts) {
+                String body = JSON.writeValueAsString(java.util.Map.of("prompt", p, "max_tokens", 8, "temperature", 0));
+                got.add(pool.submit(() -> {
+                    HttpResponse<String> r;
+                    while ((r = post("/v1/completions", body, KEY)).statusCode() == 429) Thread.sleep(50);   // the queue holds 4
+                    return r;
+                }));
+            }
+            for (int i = 0; i < prompts.size(); i++) {
+                HttpResponse<String> r = got.get(i).get();
+                assertEquals(200, r.statusCode(), r.body());
+                assertEquals(want.get(i), JSON.readTree(r.body()).get("choices").get(0).get("text").asText(), "client " + i);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    static double metric(String name) throws Exception {
+        Matcher m = Pattern.compile("(?m)^" + name + "(\\{[^}]*\\})? ([0-9.eE+-]+)$").matcher(get("/metrics").body());
+        assertTrue(m.find(), name + " in /metrics");
+        return Double.parseDouble(m.group(2));
+    }
+
+    /** A client that leaves mid-stream: its sequence stops and the device is free again at once; the metrics say so. */
+    @Test
+    void aClientThatLeavesMidStreamFreesTheDevice() throws Exception {
+        String body = "{\"prompt\": \"def long_function():\\n\", \"max_tokens\": 200, \"temperature\": 0, \"stream\": true}";
+        int alone = model.generate(GenerationRequest.builder().prompt("def long_function():\n").maxNewTokens(200).build()).tokenCount();
+        double before = metric("flashcl_generation_tokens_total");
+        HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/v1/completions")).header("Authorization", "Bearer " + KEY)
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build();
+        HttpResponse<InputStream> r = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+        assertEquals(200, r.statusCode());
+        InputStream in = r.body();
+        byte[] first = new byte[64];
+        assertTrue(in.read(first) > 0, "the first chunk arrived");
+        in.close();   // gone, mid-stream
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (metric("flashcl_num_requests_running") > 0 && System.nanoTime() < deadline) Thread.sleep(50);
+        assertEquals(0, metric("flashcl_num_requests_running"), "the sequence ended");
+        double made = metric("flashcl_generation_tokens_total") - before;
+        assertTrue(made < alone / 2.0, "cancelled when the client left: " + made + " tokens of the " + alone + " it makes alone");
+        assertEquals(0, metric("flashcl_num_requests_waiting"));
+        double ttftCount = metric("flashcl_time_to_first_token_seconds_count");
+        assertTrue(ttftCount >= 1, "time to first token recorded");
+        assertTrue(get("/metrics").body().contains("flashcl_inter_token_latency_seconds_bucket"), "inter-token latency histogram");
+        HttpResponse<String> after = post("/v1/completions", "{\"prompt\": \"x = \", \"max_tokens\": 2, \"temperature\": 0}", KEY);
+        assertEquals(200, after.statusCode(), "the server serves on: " + after.body());
+    }
+
+    /** A full queue answers 429 with Retry-After, and the server recovers once it drains. */
+    @Test
+    void aFullQueueAnswers429AndRecovers() throws Exception {
+        String body = "{\"prompt\": \"def g():\\n\", \"max_tokens\": 60, \"temperature\": 0}";
+        ExecutorService pool = Executors.newFixedThreadPool(12);
+        try {
+            List<Future<HttpResponse<String>>> got = new ArrayList<>();
+            for (int i = 0; i < 12; i++) got.add(pool.submit(() -> post("/v1/completions", body, KEY)));
+            int ok = 0, busy = 0;
+            for (var f : got) {
+                HttpResponse<String> r = f.get();
+                if (r.statusCode() == 200) ok++;
+                else if (r.statusCode() == 429) {
+                    busy++;
+                    assertEquals("1", r.headers().firstValue("Retry-After").orElse(null));
+                    assertEquals("rate_limit_exceeded", JSON.readTree(r.body()).get("error").get("type").asText());
+                } else fail(r.statusCode() + " " + r.body());
+            }
+            assertTrue(busy > 0, "12 at once over a queue of 4: some were refused (" + ok + " served)");
+            assertTrue(ok >= 1);
+        } finally {
+            pool.shutdownNow();
+        }
+        assertEquals(200, post("/v1/completions", body, KEY).statusCode(), "served again once the queue drained");
+    }
+
+    @Test
+    void theDialogueFormStopsBeforeTheUsersNextTurn() {
+        String prompt = ChatFormat.render(List.of(new ChatFormat.Message("user", "hi"), new ChatFormat.Message("assistant", "hello"),
+                new ChatFormat.Message("user", "how are you?")));
+        assertEquals("User: hi\nAssistant: hello\nUser: how are you?\nAssistant:", prompt);
+        assertEquals("Instruct: name three primes.\nOutput:", ChatFormat.render(List.of(new ChatFormat.Message("user", " name three primes. "))));
+    }
+}
