@@ -51,6 +51,17 @@ public final class FlashClServer implements AutoCloseable {
      * @param maxConnections open connections at most (more wait to be accepted)
      */
     public record Options(String host, int port, String modelName, String apiKey, int maxQueue, int maxBodyBytes, int maxConnections) {
+        /**
+         * Checks each value: a bad one fails before the server starts.
+         *
+         * @param host           address to bind
+         * @param port           port, 0 for any free one
+         * @param modelName      the model id
+         * @param apiKey         the required key, or null
+         * @param maxQueue       requests waiting at most
+         * @param maxBodyBytes   the largest request body
+         * @param maxConnections open connections at most
+         */
         public Options {
             if (port < 0 || port > 65535) throw new IllegalArgumentException("port must be 0..65535, got " + port);
             if (maxQueue < 1) throw new IllegalArgumentException("the queue must hold at least 1 request, got " + maxQueue);
@@ -70,7 +81,13 @@ public final class FlashClServer implements AutoCloseable {
     private final long created = System.currentTimeMillis() / 1000;
     private volatile boolean stopping;
 
-    /** Starts serving {@code model} (which must have a tokenizer); the caller keeps owning the model. */
+    /**
+     * Starts serving; the caller keeps owning the model (close the server first).
+     *
+     * @param model   the model to serve, with its tokenizer
+     * @param options address, name, key and limits
+     * @throws Exception when the port cannot be bound
+     */
     public FlashClServer(LanguageModel model, Options options) throws Exception {
         this.model = model;
         this.tokenizer = model.tokenizer().orElseThrow(() -> new IllegalArgumentException("the model has no tokenizer files; the server needs them"));
@@ -97,12 +114,16 @@ public final class FlashClServer implements AutoCloseable {
         log.info("serving {} on http://{}:{}", options.modelName(), options.host(), port());
     }
 
-    /** The port bound. */
+    /** @return the port bound */
     public int port() {
         return connector.getLocalPort();
     }
 
-    /** Blocks until the server stops. */
+    /**
+     * Blocks until the server stops.
+     *
+     * @throws InterruptedException when the waiting thread is interrupted
+     */
     public void join() throws InterruptedException {
         server.join();
     }
@@ -368,7 +389,11 @@ public final class FlashClServer implements AutoCloseable {
         response.write(true, ByteBuffer.wrap(body), callback);
     }
 
-    /** Stops accepting requests, answers /health 503, cancels what runs and waits, then closes the HTTP server. */
+    /**
+     * Stops accepting requests, answers /health 503, cancels what runs and waits, then closes the HTTP server.
+     *
+     * @throws Exception when the HTTP server does not stop cleanly
+     */
     @Override
     public void close() throws Exception {
         stopping = true;
