@@ -70,7 +70,7 @@ public final class AttentionBench {
                 double flops = flops(o.batch(), o.heads(), n, o.headDim(), o.causal());
                 for (PrefillTiles t : o.portableTiles() ? PrefillTiles.candidates(ctx.device(), o.headDim()) : List.<PrefillTiles>of()) {
                     long t0 = System.nanoTime();
-                    try (FlashAttention fa = new FlashAttention(ctx, o.storage(), o.headDim(), t, FlashAttention.DEFAULT_DECODE_WG)
+                    try (FlashAttention fa = new FlashAttention(ctx, o.storage(), o.headDim(), t, FlashAttention.defaultDecodeWg(ctx.device(), o.headDim()))
                             .tensorCores(false).build(true, false)) {
                         if (n == o.lengths().get(0)) progress.accept(String.format("built flash %s in %d ms", t, (System.nanoTime() - t0) / 1_000_000));
                         ctx.resetPeak();

@@ -37,13 +37,13 @@ final class BuildKernelsCommand implements Callable<Integer> {
                 for (Storage s : Storage.values()) {
                     for (PrefillTiles t : PrefillTiles.candidates(ctx.device(), hd)) {
                         jobs.add(() -> {
-                            new FlashAttention(ctx, s, hd, t, FlashAttention.DEFAULT_DECODE_WG).tensorCores(false).build(true, false).close();
+                            new FlashAttention(ctx, s, hd, t, FlashAttention.defaultDecodeWg(ctx.device(), hd)).tensorCores(false).build(true, false).close();
                             return "flash prefill " + s.suffix + " head_dim " + hd + " tiles " + t;
                         });
                     }
                     if (s == Storage.F16 && hd % 16 == 0 && ctx.tensorCores()) {
                         jobs.add(() -> {   // the default tiles' program with the tensor-core kernel beside them
-                            new FlashAttention(ctx, s, hd, PrefillTiles.defaultFor(ctx.device(), hd), FlashAttention.DEFAULT_DECODE_WG).build(true, false).close();
+                            new FlashAttention(ctx, s, hd, PrefillTiles.defaultFor(ctx.device(), hd), FlashAttention.defaultDecodeWg(ctx.device(), hd)).build(true, false).close();
                             return "flash prefill " + s.suffix + " head_dim " + hd + " tensor cores";
                         });
                     }

@@ -56,7 +56,18 @@ public final class FlashAttention implements AutoCloseable {
     /** Tiles and decode work-group from {@code flashcl tune}'s results for this device, else the defaults. */
     public FlashAttention(ClContext ctx, Storage storage, int headDim) {
         this(ctx, storage, headDim, Tuning.prefillTiles(ctx.device(), headDim, storage).orElseGet(() -> PrefillTiles.defaultFor(ctx.device(), headDim)),
-                Tuning.decodeWg(ctx.device(), headDim, storage).orElse(DEFAULT_DECODE_WG));
+                Tuning.decodeWg(ctx.device(), headDim, storage).orElse(defaultDecodeWg(ctx.device(), headDim)));
+    }
+
+    /**
+     * {@link #DEFAULT_DECODE_WG}, or where its partial sums do not fit the device's local memory
+     * (head_dim 128 on a 32 KiB device such as Mesa's llvmpipe), the largest smaller power of two
+     * that does.
+     */
+    public static int defaultDecodeWg(DeviceInfo device, int headDim) {
+        for (int wg = DEFAULT_DECODE_WG; wg >= 4; wg /= 2) if (decodeFits(device, headDim, wg)) return wg;
+        throw new IllegalArgumentException("no decode work-group fits " + device.name() + " at head_dim " + headDim + " (local memory "
+                + device.localMemBytes() + " bytes)");
     }
 
     public FlashAttention(ClContext ctx, Storage storage, int headDim, PrefillTiles tiles, int decodeWg) {

@@ -19,7 +19,7 @@ import org.slf4j.LoggerFactory;
  * work-group per (head_dim, storage), and entries that model code names (the Phi decode GEMVs' shape), kept in {@code ~/.cache/flashcl/tuning.json}
  * ({@code FLASHCL_CACHE} moves it) under the device's name and driver version, so a new driver
  * is tuned afresh. Devices never tuned get the defaults ({@link PrefillTiles#defaultFor},
- * {@link FlashAttention#DEFAULT_DECODE_WG}); {@code -Dflashcl.tuning=off} ignores the file,
+ * {@link FlashAttention#defaultDecodeWg}); {@code -Dflashcl.tuning=off} ignores the file,
  * {@code -Dflashcl.tuningFile=PATH} uses another.
  */
 public final class Tuning {

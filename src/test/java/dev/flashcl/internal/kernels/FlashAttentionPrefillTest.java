@@ -58,7 +58,7 @@ class FlashAttentionPrefillTest {
 
     static FlashAttention flash(Storage s, int headDim, PrefillTiles tiles, boolean tensorCores) {
         return flash.computeIfAbsent(s + "/" + headDim + "/" + tiles + "/" + tensorCores, key ->
-                new FlashAttention(TestDevice.context(), s, headDim, tiles, FlashAttention.DEFAULT_DECODE_WG).tensorCores(tensorCores));
+                new FlashAttention(TestDevice.context(), s, headDim, tiles, FlashAttention.defaultDecodeWg(TestDevice.context().device(), headDim)).tensorCores(tensorCores));
     }
 
     static NaiveAttention naive(Storage s, int headDim) {

@@ -32,7 +32,7 @@ class PhiAttentionTest {
 
     static PhiAttention attention(Storage s, int headDim) {
         return attention.computeIfAbsent(s, st -> new PhiAttention(TestDevice.context(), flash.computeIfAbsent(st, x -> new FlashAttention(TestDevice.context(), x,
-                headDim, PrefillTiles.defaultFor(TestDevice.context().device(), headDim), FlashAttention.DEFAULT_DECODE_WG))));
+                headDim, PrefillTiles.defaultFor(TestDevice.context().device(), headDim), FlashAttention.defaultDecodeWg(TestDevice.context().device(), headDim)))));
     }
 
     @AfterAll
