@@ -31,6 +31,15 @@ public record DeviceInfo(
 
     public enum DeviceType { GPU, CPU, ACCELERATOR, OTHER }
 
+    /**
+     * This device as if it had {@code bytes} of local memory (no more than it has): what a smaller
+     * GPU would be given (tests force the 32 and 64 KiB choices on a CPU device with it).
+     */
+    public DeviceInfo withLocalMemBytes(long bytes) {
+        return new DeviceInfo(index, platformIndex, platformName, platformVersion, name, vendor, driverVersion, openclCVersion, type, computeUnits,
+                maxClockMHz, globalMemBytes, maxAllocBytes, Math.min(bytes, localMemBytes), maxWorkGroupSize, extensions, platform, device);
+    }
+
     public boolean hasExtension(String name) {
         return extensions.contains(name);
     }

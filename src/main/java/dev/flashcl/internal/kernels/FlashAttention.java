@@ -160,7 +160,7 @@ public final class FlashAttention implements AutoCloseable {
     }
 
     /** Local memory of the decode kernel: q, the per-work-item max and sum, and their accumulators for the merge. */
-    static long decodeLocalBytes(int headDim, int wg) {
+    public static long decodeLocalBytes(int headDim, int wg) {
         return 4L * (headDim + 2L * wg + (long) wg * (headDim + 1));
     }
 
