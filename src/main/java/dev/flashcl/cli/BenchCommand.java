@@ -16,7 +16,8 @@ import picocli.CommandLine.Option;
 
 /** {@code flashcl bench attention}: kernel timings as a Markdown table, optionally JSON. */
 @Command(name = "bench", description = "Benchmarks (device time from OpenCL profiling events).",
-        subcommands = {BenchCommand.Attention.class, BenchCommand.TokenizerSpeed.class, BenchCommand.Generate.class, BenchCommand.Soak.class})
+        subcommands = {BenchCommand.Attention.class, BenchCommand.TokenizerSpeed.class, BenchCommand.Generate.class, BenchCommand.Soak.class,
+                BenchCommand.Serve.class})
 final class BenchCommand {
 
     @Command(name = "attention", mixinStandardHelpOptions = true,
@@ -126,6 +127,63 @@ final class BenchCommand {
                 }
             }
             return 0;
+        }
+    }
+
+    @Command(name = "serve", mixinStandardHelpOptions = true,
+            description = "Load on an OpenAI-compatible server (flashcl serve started here, or --url): aggregate tokens/s, time to first token and "
+                    + "inter-token latency (p50/p99) at each number of concurrent streaming clients.")
+    static final class Serve implements Callable<Integer> {
+        @picocli.CommandLine.Mixin ModelOptions model;
+        @Option(names = "--device", description = "OpenCL device for the server started here: index, gpu/cpu/accelerator, or a name substring.") String device;
+        @Option(names = "--url", description = "Measure this running server instead of starting one (e.g. http://127.0.0.1:8080).") java.net.URI url;
+        @Option(names = "--api-key", description = "The server's API key, if it has one.") String apiKey;
+        @Option(names = "--model-name", defaultValue = "bench", description = "The model name to send (a server started here serves it; default: ${DEFAULT-VALUE}).")
+        String modelName;
+        @Option(names = "--clients", split = ",", defaultValue = "1,8,32,64", description = "Concurrent clients, one measurement each (default: ${DEFAULT-VALUE}).")
+        List<Integer> clients;
+        @Option(names = "--prompt-tokens", defaultValue = "512", description = "Prompt length in tokens (default: ${DEFAULT-VALUE}).") int promptTokens;
+        @Option(names = "--new-tokens", defaultValue = "256", description = "New tokens a request, eos ignored (default: ${DEFAULT-VALUE}).") int newTokens;
+        @Option(names = "--requests-per-client", defaultValue = "1", description = "Requests each client sends at a level (default: ${DEFAULT-VALUE}).")
+        int perClient;
+        @Option(names = "--json", description = "Also write the results as JSON to this file.") File json;
+
+        @Override
+        public Integer call() throws Exception {
+            if (promptTokens < 1 || newTokens < 1 || perClient < 1 || clients.stream().anyMatch(c -> c < 1)) {
+                throw new IllegalArgumentException("--prompt-tokens, --new-tokens, --requests-per-client and --clients must be at least 1");
+            }
+            java.util.Map<String, Object> out = new java.util.LinkedHashMap<>();
+            out.put("date", java.time.LocalDate.now().toString());
+            out.put("prompt_tokens", promptTokens);
+            out.put("new_tokens", newTokens);
+            if (url != null) {
+                out.put("url", url.toString());
+                out.put("points", dev.flashcl.bench.ServeBench.run(options(url, 50000), System.out));
+            } else {
+                int maxClients = clients.stream().mapToInt(Integer::intValue).max().orElse(1);
+                try (dev.flashcl.FlashCl engine = dev.flashcl.FlashCl.open(device);
+                     dev.flashcl.LanguageModel m = engine.load(model.resolve(), dev.flashcl.LoadOptions.builder().contextLength(promptTokens + newTokens + 8).build())) {
+                    int vocab = Math.min(m.tokenizer().map(t -> t.size()).orElse(m.info().vocabSize()), m.info().vocabSize());
+                    var r = m.generate(dev.flashcl.GenerationRequest.builder().promptTokens(new java.util.SplittableRandom(3).ints(promptTokens, 0, vocab).toArray())
+                            .maxNewTokens(newTokens).stopAtEos(false).build());
+                    System.out.printf(java.util.Locale.ROOT, "library, batch 1: prefill %.0f tokens/s, decode %.1f tokens/s on %s%n", r.prefillTokensPerSecond(),
+                            r.decodeTokensPerSecond(), engine.device().name());
+                    out.put("device", engine.device().name());
+                    out.put("library_batch1_decode_tokens_per_s", r.decodeTokensPerSecond());
+                    try (var server = new dev.flashcl.server.FlashClServer(m, new dev.flashcl.server.FlashClServer.Options("127.0.0.1", 0, modelName, null,
+                            Math.max(1, maxClients), 4_000_000, maxClients + 16))) {
+                        out.put("points", dev.flashcl.bench.ServeBench.run(options(java.net.URI.create("http://127.0.0.1:" + server.port()), vocab), System.out));
+                        out.put("device_bytes", m.info().deviceBytes());
+                    }
+                }
+            }
+            if (json != null) new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(json, out);
+            return 0;
+        }
+
+        private dev.flashcl.bench.ServeBench.Options options(java.net.URI base, int vocab) {
+            return new dev.flashcl.bench.ServeBench.Options(base, apiKey, modelName, clients, promptTokens, newTokens, perClient, vocab);
         }
     }
 }

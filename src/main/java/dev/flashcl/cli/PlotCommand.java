@@ -18,7 +18,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code flashcl plot attention}: prefill time against N from {@code bench attention --json} (and PyTorch's JSON). */
-@Command(name = "plot", description = "Plots from benchmark JSON files.", subcommands = {PlotCommand.Attention.class, PlotCommand.Generate.class})
+@Command(name = "plot", description = "Plots from benchmark JSON files.", subcommands = {PlotCommand.Attention.class, PlotCommand.Generate.class, PlotCommand.Serve.class})
 final class PlotCommand {
 
     @Command(name = "attention", mixinStandardHelpOptions = true,
@@ -97,6 +97,32 @@ final class PlotCommand {
             XYChart chart = new XYChartBuilder().width(900).height(560)
                     .title(String.format("Phi-2 decode, batch 1, on %s, %s", report.get("device").asText(), report.get("date").asText()))
                     .xAxisTitle("context length (tokens)").yAxisTitle("tokens/s (log)").build();
+            chart.getStyler().setYAxisLogarithmic(true);
+            chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideS);
+            return save(chart, series, out);
+        }
+    }
+
+    @Command(name = "serve", mixinStandardHelpOptions = true, description = "Aggregate tokens/s and p99 inter-token latency against concurrent clients.")
+    static final class Serve implements Callable<Integer> {
+        @Option(names = "--json", required = true, description = "Output of 'flashcl bench serve --json'.")
+        File json;
+        @Option(names = "--out", required = true, description = "PNG file to write.")
+        File out;
+
+        @Override
+        public Integer call() throws Exception {
+            System.setProperty("java.awt.headless", "true");
+            JsonNode report = new ObjectMapper().readTree(json);
+            Map<String, TreeMap<Integer, Double>> series = new LinkedHashMap<>();
+            for (JsonNode p : report.get("points")) {
+                series.computeIfAbsent("aggregate new tokens/s", k -> new TreeMap<>()).put(p.get("clients").asInt(), p.get("tokensPerSecond").asDouble());
+                series.computeIfAbsent("inter-token latency p99 (ms)", k -> new TreeMap<>()).put(p.get("clients").asInt(), p.get("itlP99Ms").asDouble());
+            }
+            XYChart chart = new XYChartBuilder().width(900).height(560)
+                    .title(String.format("flashcl serve on %s, %s: %d-token prompts, %d new tokens", report.path("device").asText(report.path("url").asText()),
+                            report.get("date").asText(), report.get("prompt_tokens").asInt(), report.get("new_tokens").asInt()))
+                    .xAxisTitle("concurrent streaming clients").yAxisTitle("tokens/s; ms (log)").build();
             chart.getStyler().setYAxisLogarithmic(true);
             chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideS);
             return save(chart, series, out);

@@ -223,7 +223,7 @@ public final class FlashClServer implements AutoCloseable {
         Sampling sampling = r.temperature() == 0 ? Sampling.greedy() : Sampling.temperature(r.temperature()).topP(r.topP()).topK(r.topK());
         if (r.seed() != null && !sampling.isGreedy()) sampling = sampling.seed(r.seed());
         GenerationRequest.Builder b = GenerationRequest.builder().promptTokens(ids).maxNewTokens(maxTokens).sampling(sampling)
-                .stopStrings(r.stop()).logprobs(r.logprobs());
+                .stopStrings(r.stop()).logprobs(r.logprobs()).stopAtEos(!r.ignoreEos());
         Scheduler.Job job = new Scheduler.Job(b, ids.length);
         if (!scheduler.offer(job)) {
             throw new ApiException(429, "rate_limit_exceeded", null, "queue_full", "the server's queue of " + options.maxQueue() + " requests is full; retry shortly");

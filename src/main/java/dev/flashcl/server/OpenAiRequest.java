@@ -30,9 +30,10 @@ import java.util.Set;
  * @param includeUsage  a usage chunk at the end of a stream
  * @param echo          completions: the prompt before the text
  * @param logprobs      log-probabilities of the chosen tokens
+ * @param ignoreEos     completions: keep going past the end-of-text token (vLLM's extension; benchmarks use it)
  */
 record OpenAiRequest(boolean chat, String model, String prompt, int[] promptIds, Integer maxTokens, double temperature, double topP,
-                     int topK, Long seed, List<String> stop, boolean stream, boolean includeUsage, boolean echo, boolean logprobs) {
+                     int topK, Long seed, List<String> stop, boolean stream, boolean includeUsage, boolean echo, boolean logprobs, boolean ignoreEos) {
     static final ObjectMapper JSON = new ObjectMapper();
     static {
         // A hostile body cannot make the parser build a 10 MB number or nest a million arrays.
@@ -41,7 +42,7 @@ record OpenAiRequest(boolean chat, String model, String prompt, int[] promptIds,
 
     private static final Set<String> COMMON = Set.of("model", "max_tokens", "temperature", "top_p", "top_k", "seed", "stop", "stream",
             "stream_options", "n", "user", "presence_penalty", "frequency_penalty", "logit_bias");
-    private static final Set<String> COMPLETION = Set.of("prompt", "echo", "logprobs", "best_of", "suffix");
+    private static final Set<String> COMPLETION = Set.of("prompt", "echo", "logprobs", "best_of", "suffix", "ignore_eos");
     private static final Set<String> CHAT = Set.of("messages", "max_completion_tokens", "logprobs", "top_logprobs", "response_format", "tools",
             "tool_choice", "parallel_tool_calls");
 
@@ -155,7 +156,9 @@ record OpenAiRequest(boolean chat, String model, String prompt, int[] promptIds,
         }
         if (logprobs && stream) throw ApiException.invalid("logprobs", "logprobs are not supported with stream: true yet");
         if (echo && stream) throw ApiException.invalid("echo", "echo is not supported with stream: true yet");
-        return new OpenAiRequest(chat, model, prompt, ids, maxTokens, temperature, topP, topK, seed, List.copyOf(stop), stream, includeUsage, echo, logprobs);
+        boolean ignoreEos = !chat && bool(o, "ignore_eos");
+        return new OpenAiRequest(chat, model, prompt, ids, maxTokens, temperature, topP, topK, seed, List.copyOf(stop), stream, includeUsage, echo, logprobs,
+                ignoreEos);
     }
 
     private static List<ChatFormat.Message> messages(JsonNode m) {

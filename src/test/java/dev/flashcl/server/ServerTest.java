@@ -280,4 +280,17 @@ class ServerTest {
         assertEquals("User: hi\nAssistant: hello\nUser: how are you?\nAssistant:", prompt);
         assertEquals("Instruct: name three primes.\nOutput:", ChatFormat.render(List.of(new ChatFormat.Message("user", " name three primes. "))));
     }
+
+    /** bench serve's load generator against this server: every request completes with exactly its new tokens (eos ignored). */
+    @Test
+    void theLoadGeneratorCountsWhatItAskedFor() throws Exception {
+        var points = dev.flashcl.bench.ServeBench.run(new dev.flashcl.bench.ServeBench.Options(URI.create("http://127.0.0.1:" + server.port()), KEY, NAME,
+                List.of(1, 3), 8, 5, 1, 50000), new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+        assertEquals(2, points.size());
+        for (var p : points) {
+            assertEquals(0, p.failed(), p.toString());
+            assertEquals(5L * p.clients(), p.newTokens(), p.toString());
+            assertTrue(p.tokensPerSecond() > 0 && p.ttftP50Ms() > 0 && p.itlP50Ms() >= 0, p.toString());
+        }
+    }
 }
