@@ -3,11 +3,12 @@ package dev.flashcl.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.PrintStream;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.HttpURLConnection;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.time.Duration;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -23,7 +24,8 @@ import java.util.concurrent.Future;
  * of concurrency, that many clients each send streaming completions (random token-id prompts of a
  * fixed length, a fixed number of new tokens with eos ignored) one after another; it reports the
  * aggregate new tokens per second, and time to first token and inter-token latency (p50, p99)
- * from the arrival times of the server-sent events.
+ * from the arrival times of the server-sent events. Plain {@link HttpURLConnection}, so it runs on
+ * a runtime without the java.net.http module.
  */
 public final class ServeBench {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -48,11 +50,10 @@ public final class ServeBench {
 
     /** Runs every level in turn; prints a Markdown table as it goes and returns the points. */
     public static List<Point> run(Options o, PrintStream print) throws Exception {
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
         print.println("| clients | requests | failed | seconds | new tokens | tokens/s | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms |");
         print.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         List<Point> points = new ArrayList<>();
-        warm(http, o);
+        warm(o);
         for (int clients : o.clients()) {
             ExecutorService pool = Executors.newFixedThreadPool(clients);
             try {
@@ -63,7 +64,7 @@ public final class ServeBench {
                     futures.add(pool.submit(() -> {
                         List<double[]> out = new ArrayList<>();   // {ttft ms, tokens, itl ms...}
                         SplittableRandom rng = new SplittableRandom(seed);
-                        for (int r = 0; r < o.requestsPerClient(); r++) out.add(request(http, o, rng));
+                        for (int r = 0; r < o.requestsPerClient(); r++) out.add(request(o, rng));
                         return out;
                     }));
                 }
@@ -93,38 +94,46 @@ public final class ServeBench {
         return points;
     }
 
-    private static void warm(HttpClient http, Options o) throws Exception {
-        request(http, new Options(o.base(), o.apiKey(), o.model(), o.clients(), Math.min(8, o.promptTokens()), 2, 1, o.vocab()), new SplittableRandom(7));
+    private static void warm(Options o) throws Exception {
+        request(new Options(o.base(), o.apiKey(), o.model(), o.clients(), Math.min(8, o.promptTokens()), 2, 1, o.vocab()), new SplittableRandom(7));
     }
 
     /** One streaming request: {ttft ms, new tokens, then each gap between events in ms}, or null when it failed. */
-    private static double[] request(HttpClient http, Options o, SplittableRandom rng) throws Exception {
+    private static double[] request(Options o, SplittableRandom rng) throws Exception {
         int[] prompt = rng.ints(o.promptTokens(), 0, o.vocab()).toArray();
-        String body = JSON.writeValueAsString(Map.of("model", o.model(), "prompt", prompt, "max_tokens", o.newTokens(), "temperature", 0,
+        byte[] body = JSON.writeValueAsBytes(Map.of("model", o.model(), "prompt", prompt, "max_tokens", o.newTokens(), "temperature", 0,
                 "ignore_eos", true, "stream", true, "stream_options", Map.of("include_usage", true)));
-        HttpRequest.Builder b = HttpRequest.newBuilder(o.base().resolve("/v1/completions")).timeout(Duration.ofMinutes(30))
-                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body));
-        if (o.apiKey() != null) b.header("Authorization", "Bearer " + o.apiKey());
+        HttpURLConnection c = (HttpURLConnection) o.base().resolve("/v1/completions").toURL().openConnection();
+        c.setConnectTimeout(10_000);
+        c.setReadTimeout(30 * 60_000);
+        c.setRequestMethod("POST");
+        c.setDoOutput(true);
+        c.setRequestProperty("Content-Type", "application/json");
+        if (o.apiKey() != null) c.setRequestProperty("Authorization", "Bearer " + o.apiKey());
         long t0 = System.nanoTime();
-        HttpResponse<java.util.stream.Stream<String>> r = http.send(b.build(), HttpResponse.BodyHandlers.ofLines());
-        if (r.statusCode() != 200) {
-            r.body().close();
+        try (OutputStream out = c.getOutputStream()) {
+            out.write(body);
+        }
+        if (c.getResponseCode() != 200) {
+            c.disconnect();
             return null;
         }
         List<Double> gaps = new ArrayList<>();
         double ttft = -1;
         long last = 0, tokens = 0;
-        for (String line : (Iterable<String>) r.body()::iterator) {
-            if (!line.startsWith("data: ") || line.equals("data: [DONE]")) continue;
-            JsonNode chunk = JSON.readTree(line.substring(6));
-            if (chunk.has("error")) return null;
-            if (chunk.hasNonNull("usage")) tokens = chunk.get("usage").get("completion_tokens").asLong();
-            JsonNode choices = chunk.path("choices");
-            if (choices.isEmpty() || choices.get(0).path("text").asText("").isEmpty()) continue;
-            long now = System.nanoTime();
-            if (ttft < 0) ttft = (now - t0) / 1e6;
-            else gaps.add((now - last) / 1e6);
-            last = now;
+        try (BufferedReader in = new BufferedReader(new InputStreamReader(c.getInputStream(), StandardCharsets.UTF_8))) {
+            for (String line; (line = in.readLine()) != null; ) {
+                if (!line.startsWith("data: ") || line.equals("data: [DONE]")) continue;
+                JsonNode chunk = JSON.readTree(line.substring(6));
+                if (chunk.has("error")) return null;
+                if (chunk.hasNonNull("usage")) tokens = chunk.get("usage").get("completion_tokens").asLong();
+                JsonNode choices = chunk.path("choices");
+                if (choices.isEmpty() || choices.get(0).path("text").asText("").isEmpty()) continue;
+                long now = System.nanoTime();
+                if (ttft < 0) ttft = (now - t0) / 1e6;
+                else gaps.add((now - last) / 1e6);
+                last = now;
+            }
         }
         double[] out = new double[2 + gaps.size()];
         out[0] = Math.max(0, ttft);

@@ -53,7 +53,14 @@ public final class Main {
             err.flush();
             return FAILED;
         });
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } catch (Error e) {   // an Error escapes picocli's handler: still one line, the trace under -v
+            if (Cli.verbose) e.printStackTrace();
+            System.err.println("flashcl: " + (e instanceof OutOfMemoryError ? "out of Java heap (" + e.getMessage() + "); give the JVM more with -Xmx"
+                    : "internal error (" + e + "); run again with -v for the stack trace, and report it"));
+            return FAILED;
+        }
     }
 
     /** The command tree, every command with --help and --version. */
