@@ -5,7 +5,11 @@ transformers' speed on it (run on the GPU machine; nothing here is committed but
 
 writes OUT_DIR/model (fp16, sharded safetensors as the hub holds Phi-2: model-0000N-of-0000M +
 index), OUT_DIR/reference.json (the 512 prompt ids, seeded; 64 greedy ids with their top-1/top-2
-margins) and OUT_DIR/reference.safetensors ('logits' [512, 51200], fp32 math on the fp16 weights).
+margins) and OUT_DIR/reference.safetensors ('logits' [512, 51200], fp32 math on the fp16 weights;
+'logits_fp16', transformers' own fp16 forward pass on the same prompt, the baseline flashcl verify
+judges flashcl's error by). Both come from the checkpoint reloaded from disk, as flashcl reads it:
+the live model's .half() also rounds the rotary inv_freq buffer to fp16, which a saved checkpoint
+never carries (it is recomputed at load).
 The weights are transformers' random init (seeded) but for the LayerNorm weights (1 + 0.1 N(0, 1))
 and every bias (0.02 N(0, 1)), which it would leave at 1 and 0 (since 2026-12-02).
 With --speed, also times transformers on the fp16 model (sdpa and eager): a 2048-token forward
@@ -42,12 +46,22 @@ params = sum(p.numel() for p in model.parameters())
 model.save_pretrained(os.path.join(out, "model"), max_shard_size="5GB")
 print(f"{params} parameters, saved fp16 in {time.time() - t0:.1f} s:", sorted(os.listdir(os.path.join(out, "model"))), flush=True)
 
-model.float()   # fp32 math on the fp16-rounded weights
+del model
+torch.cuda.empty_cache()
 gen = torch.Generator().manual_seed(512)
 prompt = torch.randint(0, 50000, (512,), generator=gen)
+with torch.no_grad():   # transformers' fp16 baseline, from the checkpoint on disk
+    half = PhiForCausalLM.from_pretrained(os.path.join(out, "model"), dtype=torch.float16).cuda().eval()
+    logits_fp16 = half(input_ids=prompt.view(1, -1).cuda()).logits[0].float().contiguous().cpu()
+    del half
+    torch.cuda.empty_cache()
+model = PhiForCausalLM.from_pretrained(os.path.join(out, "model"), dtype=torch.float32).cuda().eval()   # fp32 math on the fp16 weights
 with torch.no_grad():
     res = model(input_ids=prompt.view(1, -1).cuda(), use_cache=True)
-    save_file({"logits": res.logits[0].float().contiguous().cpu()}, os.path.join(out, "reference.safetensors"))
+    logits = res.logits[0].float().contiguous().cpu()
+    save_file({"logits": logits, "logits_fp16": logits_fp16}, os.path.join(out, "reference.safetensors"))
+    err = (logits_fp16 - logits).abs()
+    print("transformers' own fp16 error: max %.4g, mean %.4g" % (float(err.max()), float(err.mean())), flush=True)
     past, logits, ids, margins = res.past_key_values, res.logits[0, -1], [], []
     for _ in range(64):
         top = torch.topk(logits, 2)
