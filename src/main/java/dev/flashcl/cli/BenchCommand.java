@@ -23,8 +23,7 @@ final class BenchCommand {
     @Command(name = "attention", mixinStandardHelpOptions = true,
             description = "Flash vs naive attention prefill over sequence lengths, and flash decoding over cache lengths.")
     static final class Attention implements Callable<Integer> {
-        @Option(names = "--device", description = "Device: index, gpu/cpu/accelerator, or a name substring.")
-        String device;
+        @picocli.CommandLine.Mixin DeviceOption device;
         @Option(names = "--batch", defaultValue = "1", description = "Sequences per launch (default: ${DEFAULT-VALUE}).") int batch;
         @Option(names = "--heads", defaultValue = "32", description = "Attention heads (default: ${DEFAULT-VALUE}, Phi-2's).") int heads;
         @Option(names = "--head-dim", defaultValue = "80", description = "Dimensions per head (default: ${DEFAULT-VALUE}, Phi-2's).") int headDim;
@@ -52,7 +51,7 @@ final class BenchCommand {
             Storage s = GenerateCommand.parseStorage(storage);
             if (repeat < 1 || warmup < 0) throw new IllegalArgumentException("--repeat must be at least 1 and --warmup at least 0");
             var opts = new AttentionBench.Options(batch, heads, headDim, !noCausal, s, lengths, decodeLengths, warmup, repeat, !noNaive, !noPortableTiles);
-            try (ClContext ctx = ClContext.open(device)) {
+            try (ClContext ctx = ClContext.open(device.spec)) {
                 System.err.println("bench attention on " + ctx.device().name() + ": each line is one measurement");
                 AttentionBench.Report r = AttentionBench.run(ctx, opts, line -> System.err.println("  " + line));
                 AttentionBench.print(r, System.out);
@@ -86,7 +85,7 @@ final class BenchCommand {
             description = "Prefill tokens/s at several prompt lengths and decode tokens/s at several context lengths (medians, warm-up excluded).")
     static final class Generate implements Callable<Integer> {
         @picocli.CommandLine.Mixin ModelOptions model;
-        @Option(names = "--device", description = "OpenCL device: index, gpu/cpu/accelerator, or a name substring (default: the first GPU, else the first device).") String device;
+        @picocli.CommandLine.Mixin DeviceOption device;
         @Option(names = "--storage", defaultValue = "f16", description = "Weights and KV cache on the device: f16 or f32 (default: ${DEFAULT-VALUE}).") String storage;
         @Option(names = "--prompt-lengths", split = ",", defaultValue = "128,512,2048", description = "Prompt lengths to time prefill at (default: ${DEFAULT-VALUE}).") List<Integer> promptLengths;
         @Option(names = "--contexts", split = ",", defaultValue = "128,512,2000", description = "Cache lengths to time decode at (default: ${DEFAULT-VALUE}).") List<Integer> contexts;
@@ -97,7 +96,7 @@ final class BenchCommand {
         @Override
         public Integer call() throws Exception {
             var o = new GenerateBench.Options(promptLengths, contexts, repeat, steps, chunk);
-            try (ClContext ctx = ClContext.open(device);
+            try (ClContext ctx = ClContext.open(device.spec);
                  dev.flashcl.internal.phi.PhiModel m = dev.flashcl.internal.phi.PhiModel.load(ctx, model.resolve(),
                          dev.flashcl.internal.phi.PhiModel.Options.defaults().withStorage(GenerateCommand.parseStorage(storage)).withChunk(chunk), n -> {})) {
                 var out = GenerateBench.run(ctx, m, o, System.out);
@@ -112,13 +111,13 @@ final class BenchCommand {
                     + "tokens/s, device memory held and live kernel objects: they should stay flat.")
     static final class Soak implements Callable<Integer> {
         @picocli.CommandLine.Mixin ModelOptions model;
-        @Option(names = "--device", description = "OpenCL device: index, gpu/cpu/accelerator, or a name substring (default: the first GPU, else the first device).") String device;
+        @picocli.CommandLine.Mixin DeviceOption device;
         @Option(names = "--minutes", defaultValue = "20", description = "How long to run (default: ${DEFAULT-VALUE}).") double minutes;
         @Option(names = "--json", description = "Also write the results as JSON to this file.") File json;
 
         @Override
         public Integer call() throws Exception {
-            try (ClContext ctx = ClContext.open(device);
+            try (ClContext ctx = ClContext.open(device.spec);
                  dev.flashcl.internal.phi.PhiModel m = dev.flashcl.internal.phi.PhiModel.load(ctx, model.resolve(), dev.flashcl.internal.phi.PhiModel.Options.defaults(), n -> {})) {
                 var rows = SoakBench.run(ctx, m, minutes, System.out);
                 if (json != null) {
@@ -135,7 +134,7 @@ final class BenchCommand {
                     + "inter-token latency (p50/p99) at each number of concurrent streaming clients.")
     static final class Serve implements Callable<Integer> {
         @picocli.CommandLine.Mixin ModelOptions model;
-        @Option(names = "--device", description = "OpenCL device for the server started here: index, gpu/cpu/accelerator, or a name substring.") String device;
+        @picocli.CommandLine.Mixin DeviceOption device;
         @Option(names = "--url", description = "Measure this running server instead of starting one (e.g. http://127.0.0.1:8080).") java.net.URI url;
         @Option(names = "--api-key", description = "The server's API key, if it has one.") String apiKey;
         @Option(names = "--model-name", defaultValue = "bench", description = "The model name to send (a server started here serves it; default: ${DEFAULT-VALUE}).")
@@ -162,7 +161,7 @@ final class BenchCommand {
                 out.put("points", dev.flashcl.bench.ServeBench.run(options(url, 50000), System.out));
             } else {
                 int maxClients = clients.stream().mapToInt(Integer::intValue).max().orElse(1);
-                try (dev.flashcl.FlashCl engine = dev.flashcl.FlashCl.open(device);
+                try (dev.flashcl.FlashCl engine = dev.flashcl.FlashCl.open(device.spec);
                      dev.flashcl.LanguageModel m = engine.load(model.resolve(), dev.flashcl.LoadOptions.builder().contextLength(promptTokens + newTokens + 8).build())) {
                     int vocab = Math.min(m.tokenizer().map(t -> t.size()).orElse(m.info().vocabSize()), m.info().vocabSize());
                     var r = m.generate(dev.flashcl.GenerationRequest.builder().promptTokens(new java.util.SplittableRandom(3).ints(promptTokens, 0, vocab).toArray())

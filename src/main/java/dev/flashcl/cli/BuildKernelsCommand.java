@@ -22,15 +22,14 @@ import picocli.CommandLine.Option;
 @Command(name = "build-kernels", mixinStandardHelpOptions = true,
         description = "Compile every kernel variant for the device into the kernel cache (~/.cache/flashcl/kernels).")
 final class BuildKernelsCommand implements Callable<Integer> {
-    @Option(names = "--device", description = "Device: index, gpu/cpu/accelerator, or a name substring.")
-    String device;
+    @picocli.CommandLine.Mixin DeviceOption device;
     @Option(names = "--head-dims", split = ",", defaultValue = "64,80,96,128", description = "Head dimensions to build for (default: ${DEFAULT-VALUE}).") List<Integer> headDims;
     @Option(names = "--shard", defaultValue = "0/1", description = "I/N: build every N-th variant from the I-th (default: all).")
     String shard;
 
     @Override
     public Integer call() throws Exception {
-        try (ClContext ctx = ClContext.open(device)) {
+        try (ClContext ctx = ClContext.open(device.spec)) {
             List<Callable<String>> jobs = new ArrayList<>();
             for (int hd : headDims) {
                 AttentionDims.checkHeadDim(hd);

@@ -42,8 +42,7 @@ final class GenerateCommand implements Callable<Integer> {
     static final String SEED_PROMPT = "def factorial(n):\n    \"\"\"\n    Calculate the factorial of a number n\n    \"\"\"\n";
 
     @Mixin ModelOptions model;
-    @Option(names = "--device", description = "OpenCL device: index, gpu/cpu/accelerator, or a name substring (default: the first GPU, else the first device).")
-    String device;
+    @picocli.CommandLine.Mixin DeviceOption device;
     @Option(names = "--prompt", description = "The prompt text; '-' reads it from stdin. Default: the factorial docstring prompt.")
     String prompt;
     @Option(names = "--prompt-file", description = "Read the prompt from this file (UTF-8).")
@@ -105,7 +104,7 @@ final class GenerateCommand implements Callable<Integer> {
             out.flush();
         });
         GenerationRequest request = req.build();
-        try (FlashCl engine = FlashCl.open(device)) {
+        try (FlashCl engine = FlashCl.open(device.spec)) {
             Cli.note("device " + engine.device() + ": " + engine.selectionReason());
             LanguageModel m;
             try (Cli.Progress bar = Cli.progress("loading", ck.bytes())) {

@@ -15,8 +15,7 @@ import picocli.CommandLine.Option;
 @Command(name = "serve", description = "Serve the OpenAI completions and chat completions API (streaming, /v1/models, /health, /metrics) over one model.")
 final class ServeCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
-    @Option(names = "--device", description = "OpenCL device: index, gpu/cpu/accelerator, or a name substring (default: the first GPU, else the first device).")
-    String device;
+    @picocli.CommandLine.Mixin DeviceOption device;
     @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to bind (default: ${DEFAULT-VALUE}; 0.0.0.0 for every interface).")
     String host;
     @Option(names = "--port", defaultValue = "8080", description = "Port (default: ${DEFAULT-VALUE}; 0 for any free port, printed).")
@@ -43,7 +42,7 @@ final class ServeCommand implements Callable<Integer> {
         String name = modelName != null ? modelName : model.model == null ? "flashcl-embedded" : dir.toAbsolutePath().normalize().getFileName().toString();
         FlashClServer.Options opts = Cli.option("--port, --max-queue, --max-body, --max-connections or --api-key",
                 () -> new FlashClServer.Options(host, port, name, key, maxQueue, maxBody, maxConnections));
-        try (FlashCl engine = FlashCl.open(device); LanguageModel m = engine.load(dir, load.build())) {
+        try (FlashCl engine = FlashCl.open(device.spec); LanguageModel m = engine.load(dir, load.build())) {
             Cli.note("device " + engine.device() + ": " + engine.selectionReason());
             FlashClServer server = new FlashClServer(m, opts);
             CountDownLatch stopped = new CountDownLatch(1);

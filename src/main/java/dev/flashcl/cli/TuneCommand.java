@@ -24,7 +24,7 @@ import picocli.CommandLine.Option;
 @Command(name = "tune", mixinStandardHelpOptions = true,
         description = "Measure the attention tiles, decode work-groups and GEMV shapes this device takes and keep the fastest (per device and driver).")
 final class TuneCommand implements Callable<Integer> {
-    @Option(names = "--device", description = "OpenCL device: index, gpu/cpu/accelerator, or a name substring (default: the first GPU, else the first device).") String device;
+    @picocli.CommandLine.Mixin DeviceOption device;
     @Option(names = "--what", split = ",", defaultValue = "attention,gemv", description = "What to tune: attention, gemv or both (default: ${DEFAULT-VALUE}).")
     List<String> what;
     @Option(names = "--head-dim", defaultValue = "80", description = "Dimensions per head (default: ${DEFAULT-VALUE}, Phi-2's).") int headDim;
@@ -41,7 +41,7 @@ final class TuneCommand implements Callable<Integer> {
         for (String w : what) {
             if (!w.equals("attention") && !w.equals("gemv")) throw new IllegalArgumentException("--what takes attention and gemv, got '" + w + "'");
         }
-        try (ClContext ctx = ClContext.open(device)) {
+        try (ClContext ctx = ClContext.open(device.spec)) {
             boolean gpu = ctx.device().type() == dev.flashcl.internal.cl.DeviceInfo.DeviceType.GPU;
             if (what.contains("attention")) attention(ctx, s, gpu);
             if (what.contains("gemv")) gemv(ctx, s, gpu);

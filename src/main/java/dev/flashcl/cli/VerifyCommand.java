@@ -36,7 +36,7 @@ import picocli.CommandLine.Option;
         description = "Compare logits and greedy tokens with a transformers reference dump (reference.json + reference.safetensors).")
 final class VerifyCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
-    @Option(names = "--device", description = "OpenCL device: index, gpu/cpu/accelerator, or a name substring (default: the first GPU, else the first device).") String device;
+    @picocli.CommandLine.Mixin DeviceOption device;
     @Option(names = "--reference", required = true, description = "Directory with reference.json (prompt ids, greedy ids) and reference.safetensors (tensor 'logits' [T, V] fp32).")
     Path reference;
     @Option(names = "--storage", defaultValue = "f16", description = "Weights and KV cache on the device: f16 or f32 (default: ${DEFAULT-VALUE}).") String storage;
@@ -67,7 +67,7 @@ final class VerifyCommand implements Callable<Integer> {
         Map<String, TensorInfo> t = SafetensorsFile.read(reference.resolve("reference.safetensors"));
         if (!t.containsKey("logits")) throw new IllegalArgumentException(reference.resolve("reference.safetensors") + ": no tensor 'logits'");
         FloatBuffer want = Checkpoint.map(t.get("logits")).asFloatBuffer();
-        try (ClContext ctx = ClContext.open(device);
+        try (ClContext ctx = ClContext.open(device.spec);
              PhiModel m = PhiModel.load(ctx, model.resolve(), PhiModel.Options.defaults().withStorage(GenerateCommand.parseStorage(storage))
                      .withChunk(prompt.length).withAllLogits(true), n -> {})) {
             int v = m.config().vocabSize();
