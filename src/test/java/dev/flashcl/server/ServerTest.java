@@ -187,13 +187,13 @@ class ServerTest {
         assertEquals(200, get("/health").statusCode());
     }
 
-    /** Eight clients at once, each with its own prompt: each gets the text it gets alone. */
+    /** 32 clients at once, each with its own prompt, retrying on 429: each gets the text it gets alone. */
     @Test
     void concurrentClientsGetTheirOwnText() throws Exception {
         List<String> prompts = new ArrayList<>();
-        for (int i = 0; i < 8; i++) prompts.add("def f" + i + "(x):\n    return x" + " +*-/".charAt(i % 5) + " " + i + "\n");
+        for (int i = 0; i < 32; i++) prompts.add("def f" + i + "(x):\n    return x" + " +*-/".charAt(i % 5) + " " + i + "\n");
         List<String> want = prompts.stream().map(p -> greedy(p, 8)).toList();
-        ExecutorService pool = Executors.newFixedThreadPool(8);
+        ExecutorService pool = Executors.newFixedThreadPool(32);
         try {
             List<Future<HttpResponse<String>>> got = new ArrayList<>();
             for (String p : prompts) {
