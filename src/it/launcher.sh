@@ -31,7 +31,7 @@ export APT_LOG="$work/apt.log"
 : > "$APT_LOG"
 chmod 666 "$APT_LOG"
 
-if command -v runuser >/dev/null && [ "$(id -u)" = 0 ]; then
+if command -v runuser >/dev/null && [ "$(id -u)" = 0 ] && runuser -u nobody -- test -r "$root/target/flashcl.jar" -a -x "$root/flashcl"; then
   home="$work/home"
   mkdir -p "$home"
   chmod 777 "$home"
@@ -48,7 +48,7 @@ if command -v runuser >/dev/null && [ "$(id -u)" = 0 ]; then
   [ ! -s "$APT_LOG" ] || fail "a non-root user ran apt-get"
   pass "without a driver, a non-root user is told the exact install command"
 else
-  echo "launcher: skipped the non-root checks (needs root and runuser)"
+  echo "launcher: skipped the non-root checks (they need root, runuser, and a checkout that user nobody can read: $root)"
 fi
 
 # 4. --help and --version install nothing, even with no driver registered.
