@@ -51,8 +51,11 @@ final class ServerMetrics {
         e2e.record(Duration.ofNanos(nanos));
     }
 
+    private final java.util.Map<Integer, Counter> responses = new java.util.concurrent.ConcurrentHashMap<>();
+
     void response(int status) {
-        Counter.builder("flashcl.http.responses").tag("status", Integer.toString(status)).description("HTTP responses by status").register(registry).increment();
+        responses.computeIfAbsent(status, st -> Counter.builder("flashcl.http.responses").tag("status", Integer.toString(st))
+                .description("HTTP responses by status").register(registry)).increment();
     }
 
     String scrape() {

@@ -86,8 +86,10 @@ public final class Generator {
         model.reset();
         long builds0 = model.context().programBuildNanos();
         long t0 = System.nanoTime();
+        boolean readLogits = sample || r.logprobs();   // one read of the last logits a step serves both
         int next = model.prefill(promptIds, null);
-        if (sample) next = sample(sampling, rng);
+        float[] logits = readLogits ? model.logits(1) : null;
+        if (sample) next = sample(sampling, logits, rng);
         long t1 = System.nanoTime();
         long buildNanos = model.context().programBuildNanos() - builds0;
         StopReason reason = StopReason.MAX_TOKENS;
@@ -101,7 +103,7 @@ public final class Generator {
                 break;
             }
             out.add(next);
-            if (r.logprobs()) logprobs.add(logprob(model.logits(1), next));
+            if (r.logprobs()) logprobs.add(logprob(logits, next));
             if (r.onToken().isPresent()) r.onToken().get().accept(next);
             if (stream != null && stopText.accept(stream.next(next))) {
                 reason = StopReason.STOP_STRING;
@@ -114,7 +116,8 @@ public final class Generator {
             }
             if (sample) model.setNextToken(next);
             next = model.decode(null);
-            if (sample) next = sample(sampling, rng);
+            logits = readLogits ? model.logits(1) : null;
+            if (sample) next = sample(sampling, logits, rng);
         }
         long t2 = System.nanoTime();
         if (stream != null && reason != StopReason.STOP_STRING) stopText.accept(stream.flush());
@@ -145,8 +148,7 @@ public final class Generator {
      * primitive keys (a soak on the H100 showed a boxed sort of all 51200 costing more than the
      * decode step itself).
      */
-    private int sample(Sampling o, SplittableRandom rng) {
-        float[] logits = model.logits(1);
+    private int sample(Sampling o, float[] logits, SplittableRandom rng) {
         int n = logits.length;
         int[] cand;
         if (o.topK() > 0 && o.topK() < n) {
