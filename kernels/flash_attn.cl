@@ -631,51 +631,16 @@ void KERNEL(flash_attn_prefill_mma)(PREFILL_ARGS) {
 #endif  // MMA prefill
 
 #if WITH_DECODE
-// Decode, step 1 of 2. One query row per (batch, head) against kv_len keys, split in chunks of
-// split_len keys. NDRange: (num_splits * DECODE_WG, heads, batch), work-group (DECODE_WG, 1, 1).
-// With one split there is nothing to combine: the work-group writes o (and lse, if given) itself
-// and the host skips step 2.
-// Each work-item runs its own online softmax over every DECODE_WG-th key of the chunk; the
-// work-group then merges its work-items' states and writes the chunk's normalized output and its
-// (max, sum) pair in log2 units. The pair, not m + log2(l), travels to the combine: with scores in
-// the thousands an fp32 log-sum-exp would round away the small differences between chunks.
-// The part of a split after q is in local memory (shared by flash_attn_decode and the model
-// kernels that prepare q themselves, such as phi_attention.cl's; OpenCL C 1.2 declares local
-// arrays in kernels only, so they come in).
-inline void decode_split(__local const float4* q_local, __local float* m_all, __local float* l_all, __local float (*acc_all)[HEAD_DIM + 1],
-                         __global const STORE_T* k, int4 k_layout, __global const STORE_T* v, int4 v_layout,
-                         __global float* part_o, __global float2* part_ml, int heads, int kv_len, int split_len, float scale,
-                         __global STORE_T* o, int4 o_layout, __global float* lse) {
+// The end of a split: merges the work-items' online-softmax states (m_i, l_i, acc over their own
+// keys) and writes the split's output, as decode_split below describes. Also the tail of kernels that
+// walk their keys another way (phi_attention.cl's paged decode).
+inline void decode_merge(float m_i, float l_i, const float4* acc, __local float* m_all, __local float* l_all, __local float (*acc_all)[HEAD_DIM + 1],
+                         __global float* part_o, __global float2* part_ml, int heads, __global STORE_T* o, int4 o_layout, __global float* lse) {
     const int tid = get_local_id(0);
     const int split = get_group_id(0);
     const int num_splits = get_num_groups(0);
     const int head = get_group_id(1);
     const int batch = get_group_id(2);
-    const float scale_log2 = scale * M_LOG2E_F;
-
-    float4 acc[D4];
-    UNROLL
-    for (int d4 = 0; d4 < D4; d4++) acc[d4] = (float4)(0.0f);
-    float m_i = -INFINITY;
-    float l_i = 0.0f;
-    const int start = split * split_len;
-    const int end = min(kv_len, start + split_len);
-    for (int key = start + tid; key < end; key += DECODE_WG) {
-        __global const STORE_T* k_ptr = k + row_offset(k_layout, batch, head, key);
-        __global const STORE_T* v_ptr = v + row_offset(v_layout, batch, head, key);
-        float4 dot = (float4)(0.0f);
-        UNROLL
-        for (int d4 = 0; d4 < D4; d4++) dot = mad(q_local[d4], LOAD4(k_ptr, 4 * d4), dot);
-        const float s = (dot.x + dot.y + dot.z + dot.w) * scale_log2;
-        const float m_new = fmax(m_i, s);
-        const float alpha = exp2(m_i - m_new);
-        const float p = exp2(s - m_new);
-        l_i = l_i * alpha + p;
-        UNROLL
-        for (int d4 = 0; d4 < D4; d4++) acc[d4] = mad((float4)(p), LOAD4(v_ptr, 4 * d4), acc[d4] * alpha);
-        m_i = m_new;
-    }
-
     // Merge the work-items: rescale each to the group's max, then sum.
     m_all[tid] = m_i;
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -710,6 +675,52 @@ inline void decode_split(__local const float4* q_local, __local float* m_all, __
         part_o[part * HEAD_DIM + d] = l_group > 0.0f ? sum / l_group : 0.0f;
     }
     if (tid == 0) part_ml[part] = (float2)(m_group, l_group);
+}
+
+// Decode, step 1 of 2. One query row per (batch, head) against kv_len keys, split in chunks of
+// split_len keys. NDRange: (num_splits * DECODE_WG, heads, batch), work-group (DECODE_WG, 1, 1).
+// With one split there is nothing to combine: the work-group writes o (and lse, if given) itself
+// and the host skips step 2.
+// Each work-item runs its own online softmax over every DECODE_WG-th key of the chunk; the
+// work-group then merges its work-items' states and writes the chunk's normalized output and its
+// (max, sum) pair in log2 units. The pair, not m + log2(l), travels to the combine: with scores in
+// the thousands an fp32 log-sum-exp would round away the small differences between chunks.
+// The part of a split after q is in local memory (shared by flash_attn_decode and the model
+// kernels that prepare q themselves, such as phi_attention.cl's; OpenCL C 1.2 declares local
+// arrays in kernels only, so they come in).
+inline void decode_split(__local const float4* q_local, __local float* m_all, __local float* l_all, __local float (*acc_all)[HEAD_DIM + 1],
+                         __global const STORE_T* k, int4 k_layout, __global const STORE_T* v, int4 v_layout,
+                         __global float* part_o, __global float2* part_ml, int heads, int kv_len, int split_len, float scale,
+                         __global STORE_T* o, int4 o_layout, __global float* lse) {
+    const int tid = get_local_id(0);
+    const int split = get_group_id(0);
+    const int head = get_group_id(1);
+    const int batch = get_group_id(2);
+    const float scale_log2 = scale * M_LOG2E_F;
+
+    float4 acc[D4];
+    UNROLL
+    for (int d4 = 0; d4 < D4; d4++) acc[d4] = (float4)(0.0f);
+    float m_i = -INFINITY;
+    float l_i = 0.0f;
+    const int start = split * split_len;
+    const int end = min(kv_len, start + split_len);
+    for (int key = start + tid; key < end; key += DECODE_WG) {
+        __global const STORE_T* k_ptr = k + row_offset(k_layout, batch, head, key);
+        __global const STORE_T* v_ptr = v + row_offset(v_layout, batch, head, key);
+        float4 dot = (float4)(0.0f);
+        UNROLL
+        for (int d4 = 0; d4 < D4; d4++) dot = mad(q_local[d4], LOAD4(k_ptr, 4 * d4), dot);
+        const float s = (dot.x + dot.y + dot.z + dot.w) * scale_log2;
+        const float m_new = fmax(m_i, s);
+        const float alpha = exp2(m_i - m_new);
+        const float p = exp2(s - m_new);
+        l_i = l_i * alpha + p;
+        UNROLL
+        for (int d4 = 0; d4 < D4; d4++) acc[d4] = mad((float4)(p), LOAD4(v_ptr, 4 * d4), acc[d4] * alpha);
+        m_i = m_new;
+    }
+    decode_merge(m_i, l_i, acc, m_all, l_all, acc_all, part_o, part_ml, heads, o, o_layout, lse);
 }
 
 __kernel __attribute__((reqd_work_group_size(DECODE_WG, 1, 1)))

@@ -13,7 +13,8 @@
 //                  x     += o Wd^T + bd + g W2^T + b2   (decode: gemv_dense_fc2; prefill: gemm_split
 //                                                         partial sums, then residual_sum)
 //   rope_cache     q, k   = partial rotate-half RoPE (first ROT dims); k, v appended to the cache
-//   argmax         token  = first index of the largest logit, and whether it is finite
+//   argmax         token  = first index of the largest logit of each row, and whether it is finite
+//   cache_to_pages a prefilled sequence's KV cache rows copied into its pages (batched decode)
 
 #ifndef LN_WG
 #define LN_WG 256            // work-items per LayerNorm row; a power of two
@@ -408,12 +409,14 @@ __kernel void KERNEL(rope_cache)(__global const float* qkv, __global const float
     STORE1(vv, v_cache, at);
 }
 
-// token[0] = the first index of the largest of logits[first .. first + n) (minus first); token[1] =
+// For each of the NDRange's rows g (one work-group each): token[g] = the first index of the
+// largest of logits[first + g n .. first + g n + n) (minus its start), and token[flag_at + g] =
 // 1 when that largest value is NaN or infinite (NaN wins the comparison), the host's cheap check
-// that the step went wrong somewhere. One work-group.
+// that the step went wrong somewhere. NDRange (ARGMAX_WG * rows).
 __kernel __attribute__((reqd_work_group_size(ARGMAX_WG, 1, 1)))
-void KERNEL(argmax)(__global const float* logits_all, int first, int n, __global int* token) {
-    __global const float* logits = logits_all + first;
+void KERNEL(argmax)(__global const float* logits_all, int first, int n, __global int* token, int flag_at) {
+    const int g = get_group_id(0);
+    __global const float* logits = logits_all + first + (size_t)g * n;
     __local float best[ARGMAX_WG];
     __local int where[ARGMAX_WG];
     const int tid = get_local_id(0);
@@ -438,7 +441,22 @@ void KERNEL(argmax)(__global const float* logits_all, int first, int n, __global
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (tid == 0) {
-        token[0] = where[0] == 0x7fffffff ? 0 : where[0];
-        token[1] = (where[0] == 0x7fffffff || !isfinite(best[0])) ? 1 : 0;
+        token[g] = where[0] == 0x7fffffff ? 0 : where[0];
+        token[flag_at + g] = (where[0] == 0x7fffffff || !isfinite(best[0])) ? 1 : 0;
     }
+}
+
+// Positions [0, n) of one sequence from the contiguous KV cache of one layer (rows cache_row0 +
+// head * ctx + t, as rope_cache writes them) into that sequence's pages of the layer (page j of
+// the sequence is table[j]; a page is [heads, page_size, d_head], as flash_attn_decode_paged
+// reads it). NDRange (d_head, heads, n).
+__kernel void KERNEL(cache_to_pages)(__global const STORE_T* k_cache, __global const STORE_T* v_cache, int cache_row0, int ctx,
+                                     __global STORE_T* k_pages, __global STORE_T* v_pages, int page_size, __global const int* table,
+                                     int heads, int d_head, int n) {
+    const int d = get_global_id(0), head = get_global_id(1), t = get_global_id(2);
+    if (d >= d_head || t >= n) return;
+    const size_t from = ((size_t)cache_row0 + (size_t)head * ctx + t) * d_head + d;
+    const size_t to = (((size_t)table[t / page_size] * heads + head) * page_size + t % page_size) * d_head + d;
+    STORE1(LOAD1(k_cache, from), k_pages, to);   // exact: fp16 -> fp32 -> fp16 round-trips
+    STORE1(LOAD1(v_cache, from), v_pages, to);
 }

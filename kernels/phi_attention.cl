@@ -50,3 +50,58 @@ void KERNEL(flash_attn_decode_rope)(
     barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
     decode_split(q_local, m_all, l_all, acc_all, k, k_layout, v, v_layout, part_o, part_ml, heads, kv_len, split_len, scale, o, o_layout, lse);
 }
+
+// flash_attn_decode_paged: one decode step of many sequences at once, over a paged KV cache. Row
+// r of the batch is one sequence at position positions[r]; its positions 0..positions[r] live in
+// pages of page_size positions, page j being block_table[r * max_pages + j], and a page holds
+// [heads, page_size, HEAD_DIM] of this layer's keys (k_pages) or values (v_pages). As
+// flash_attn_decode_rope: q and k of the new position come from qkv row r, rotated; k and v go
+// into the row's page at its position (one work-group per row and head writes them, then the
+// barrier's global fence makes them visible to its own work-items); attention runs over
+// positions[r] + 1 keys. A row's result depends on its own inputs only, never on the other rows.
+// NDRange (DECODE_WG, heads, rows), no split; o: [rows, heads * HEAD_DIM].
+__kernel __attribute__((reqd_work_group_size(DECODE_WG, 1, 1)))
+void KERNEL(flash_attn_decode_paged)(
+        __global const float* qkv, __global const float* inv_freq, int rot,
+        __global STORE_T* k_pages, __global STORE_T* v_pages, int page_size,
+        __global const int* positions, __global const int* block_table, int max_pages,
+        int heads, float scale, __global STORE_T* o) {
+    __local float4 q_local[D4];
+    __local float m_all[DECODE_WG];
+    __local float l_all[DECODE_WG];
+    __local float acc_all[DECODE_WG][HEAD_DIM + 1];
+    const int tid = get_local_id(0), head = get_group_id(1), r = get_group_id(2);
+    const int hsz = heads * HEAD_DIM, pos = positions[r];
+    __global const int* table = block_table + (size_t)r * max_pages;
+    __global const float* row = qkv + (size_t)r * 3 * hsz + head * HEAD_DIM;
+    for (int d = tid; d < HEAD_DIM; d += DECODE_WG) ((__local float*)q_local)[d] = rope_at(row, inv_freq, d, rot, (float)pos);
+    const size_t at = (((size_t)table[pos / page_size] * heads + head) * page_size + pos % page_size) * HEAD_DIM;
+    for (int d = tid; d < HEAD_DIM; d += DECODE_WG) {
+        STORE1(rope_at(row + hsz, inv_freq, d, rot, (float)pos), k_pages + at, d);
+        STORE1(row[2 * hsz + d], v_pages + at, d);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
+    const float scale_log2 = scale * M_LOG2E_F;
+    float4 acc[D4];
+    UNROLL
+    for (int d4 = 0; d4 < D4; d4++) acc[d4] = (float4)(0.0f);
+    float m_i = -INFINITY;
+    float l_i = 0.0f;
+    for (int key = tid; key <= pos; key += DECODE_WG) {
+        const size_t kat = (((size_t)table[key / page_size] * heads + head) * page_size + key % page_size) * HEAD_DIM;
+        __global const STORE_T* k_ptr = k_pages + kat;
+        __global const STORE_T* v_ptr = v_pages + kat;
+        float4 dot = (float4)(0.0f);
+        UNROLL
+        for (int d4 = 0; d4 < D4; d4++) dot = mad(q_local[d4], LOAD4(k_ptr, 4 * d4), dot);
+        const float s = (dot.x + dot.y + dot.z + dot.w) * scale_log2;
+        const float m_new = fmax(m_i, s);
+        const float alpha = exp2(m_i - m_new);
+        const float p = exp2(s - m_new);
+        l_i = l_i * alpha + p;
+        UNROLL
+        for (int d4 = 0; d4 < D4; d4++) acc[d4] = mad((float4)(p), LOAD4(v_ptr, 4 * d4), acc[d4] * alpha);
+        m_i = m_new;
+    }
+    decode_merge(m_i, l_i, acc, m_all, l_all, acc_all, 0, 0, heads, o, (int4)(0, hsz, HEAD_DIM, 0), 0);
+}

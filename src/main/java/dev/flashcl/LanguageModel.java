@@ -20,6 +20,7 @@ public final class LanguageModel implements AutoCloseable {
     private final long loadNanos, buildNanos;
     private long epoch;
     private boolean closed;
+    private Batcher batcher;
 
     LanguageModel(PhiModel model, Path source, long loadNanos, long buildNanos) {
         this.model = model;
@@ -43,6 +44,32 @@ public final class LanguageModel implements AutoCloseable {
             ensureOpen();
             epoch++;
             return generator.generate(request);
+        }
+    }
+
+    /**
+     * Starts continuous batching on this model: many requests at once, each its own stream (see
+     * {@link Batcher}). Until the batcher is closed, {@link #generate} and {@link #newSession}
+     * refuse to run.
+     *
+     * @param options batch size, queue, KV cache and prefill chunk
+     * @return the batcher
+     * @throws IllegalStateException    when a batcher is already open on this model
+     * @throws IllegalArgumentException when the KV cache cannot hold one sequence of the context
+     */
+    public Batcher batcher(Batcher.Options options) {
+        synchronized (model) {
+            ensureOpen();
+            if (batcher != null) throw new IllegalStateException("a batcher is already open on this model");
+            epoch++;
+            batcher = new Batcher(this, model, options);
+            return batcher;
+        }
+    }
+
+    void batcherClosed(Batcher b) {
+        synchronized (model) {
+            if (batcher == b) batcher = null;
         }
     }
 
@@ -96,11 +123,17 @@ public final class LanguageModel implements AutoCloseable {
 
     private void ensureOpen() {
         if (closed) throw new IllegalStateException("the model is closed");
+        if (batcher != null) throw new IllegalStateException("the model is serving a batcher; submit to it, or close it first");
     }
 
     /** Frees the model's device memory; later calls throw. */
     @Override
     public void close() {
+        Batcher b;
+        synchronized (model) {
+            b = batcher;
+        }
+        if (b != null) b.close();
         synchronized (model) {
             if (closed) return;
             closed = true;

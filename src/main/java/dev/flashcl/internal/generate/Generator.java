@@ -136,7 +136,7 @@ public final class Generator {
         return logits[id] - max - Math.log(sum);
     }
 
-    private static boolean contains(int[] a, int v) {
+    static boolean contains(int[] a, int v) {
         for (int x : a) if (x == v) return true;
         return false;
     }
@@ -148,7 +148,7 @@ public final class Generator {
      * primitive keys (a soak on the H100 showed a boxed sort of all 51200 costing more than the
      * decode step itself).
      */
-    private int sample(Sampling o, float[] logits, SplittableRandom rng) {
+    static int sample(Sampling o, float[] logits, SplittableRandom rng) {
         int n = logits.length;
         int[] cand;
         if (o.topK() > 0 && o.topK() < n) {
@@ -218,7 +218,7 @@ public final class Generator {
     }
 
     /** Passes text on, holding back what could be the start of a stop string; cuts at the first stop string. */
-    private static final class StopText {
+    static final class StopText {
         private final List<String> stops;
         private final Consumer<String> sink;
         private final StringBuilder all = new StringBuilder();

@@ -170,6 +170,11 @@ public final class FlashAttention implements AutoCloseable {
                 && decodeLocalBytes(headDim, wg) <= device.localMemBytes();
     }
 
+    /** Work-items per decode work-group (DECODE_WG). */
+    public int decodeWg() {
+        return decodeWg;
+    }
+
     public Storage storage() {
         return storage;
     }

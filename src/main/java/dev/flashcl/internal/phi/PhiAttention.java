@@ -32,6 +32,16 @@ public final class PhiAttention {
         this.suffix = "_" + flash.storage().suffix;
     }
 
+    /** A fresh {@code flash_attn_decode_paged} kernel (the batched decode over a paged KV cache; see phi_attention.cl). */
+    public ClKernel pagedKernel() {
+        return program.kernel("flash_attn_decode_paged" + suffix);
+    }
+
+    /** Work-items per (row, head) work-group of the paged kernel. */
+    public int decodeWg() {
+        return flash.decodeWg();
+    }
+
     /**
      * The decode step bound once to its buffers, for up to {@code maxDims.kvLen()} keys: its own
      * kernel objects and partial sums, so that a step sets three arguments (the key count, the

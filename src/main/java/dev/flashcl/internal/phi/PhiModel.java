@@ -92,6 +92,7 @@ public final class PhiModel implements AutoCloseable {
     private boolean tensorCores;
     private final List<AutoCloseable> owned = new ArrayList<>();
     private PhiWeights w;
+    private PhiKernels kernels;
     private ClBuffer ids, logits, kCache, vCache, invFreq;
     private Graph prefillGraph, decodeGraph;
     private FlashAttention flash;
@@ -185,24 +186,37 @@ public final class PhiModel implements AutoCloseable {
         phiAttention = new PhiAttention(ctx, flash);
         PhiKernels k = new PhiKernels(ctx, st);
         tensorCores = k.tensorCores();
-        prefillGraph = own(buildGraph("prefill", k, chunk, false));
-        decodeGraph = own(buildGraph("decode", k, 1, true));
+        kernels = k;
+        prefillGraph = own(buildGraph(Mode.PREFILL, k, chunk, null));
+        decodeGraph = own(buildGraph(Mode.DECODE, k, 1, null));
         log.info("graphs: prefill {} nodes, {} activation buffers ({}); decode {} nodes, {} buffers ({})", prefillGraph.size(),
                 prefillGraph.bufferCount(), Bytes.format(prefillGraph.activationBytes()), decodeGraph.size(), decodeGraph.bufferCount(),
                 Bytes.format(decodeGraph.activationBytes()));
     }
 
-    private <T extends AutoCloseable> T own(T resource) {
+    <T extends AutoCloseable> T own(T resource) {
         owned.add(resource);
         return resource;
     }
 
-    private Graph buildGraph(String name, PhiKernels k, int maxRows, boolean decode) {
+    /** The three graphs: a prompt chunk of one sequence, one token of one sequence, one token each of many (paged KV cache). */
+    enum Mode { PREFILL, DECODE, BATCH }
+
+    /**
+     * The graph of {@code mode} for up to {@code maxRows} rows. BATCH runs the prefill products
+     * over the batch's rows, with the kernel chosen once for {@code maxRows} (so that a row's
+     * arithmetic is the same whatever else is in the batch), paged attention, and every row's
+     * logits and argmax; its inputs and outputs are {@code batch}'s buffers.
+     */
+    Graph buildGraph(Mode mode, PhiKernels k, int maxRows, PhiBatch batch) {
         int h = cfg.hiddenSize(), heads = cfg.numHeads(), d = cfg.headDim(), f = cfg.intermediateSize(), v = cfg.vocabSize();
-        Graph g = new Graph(name);
+        boolean decode = mode == Mode.DECODE, batched = mode == Mode.BATCH;
+        int fixedRows = batched ? maxRows : 0;
+        ClBuffer idsIn = batched ? batch.ids : ids, logitsOut = batched ? batch.logits : logits;
+        Graph g = new Graph(mode.name().toLowerCase(java.util.Locale.ROOT));
         Tensor x = g.tensor("x", 4L * h);
         g.node("embed", List.of(), List.of(x), gr -> {
-            ClKernel kn = kernel(k, "embed").arg("ids", ids).arg("table", w.embed).arg("x", x.buffer()).arg("h", h).arg("vocab", v);
+            ClKernel kn = kernel(k, "embed").arg("ids", idsIn).arg("table", w.embed).arg("x", x.buffer()).arg("h", h).arg("vocab", v);
             return s -> kn.launch(ctx, new long[] {h, s.rows()}, null);
         });
         for (int l = 0; l < cfg.numLayers(); l++) {
@@ -221,12 +235,22 @@ public final class PhiModel implements AutoCloseable {
                     return s -> kn.launch(ctx, k.gemvGlobal(3 * h + f), new long[] {k.gemvWg()});
                 });
             } else {
-                g.node(p + "attn.qkv", List.of(hn), List.of(qkv), gr -> gemm(k, "f32out", hn, lw.qkvW(), lw.qkvB(), qkv, 3 * h, h));
+                g.node(p + "attn.qkv", List.of(hn), List.of(qkv), gr -> gemm(k, "f32out", hn, lw.qkvW(), lw.qkvB(), qkv, 3 * h, h, fixedRows));
             }
             final long cacheOffset = (long) l * heads * context * d;
             final int off = Math.toIntExact(cacheOffset);
             final float scale = (float) (1.0 / Math.sqrt(d));
-            if (decode) {   // rotary embedding, cache append and attention in one launch (or two with a combine)
+            if (batched) {   // each row's rotary embedding, page append and attention over its own pages
+                final int layer = l;
+                g.node(p + "attn.rope+paged", List.of(qkv), List.of(o), gr -> {
+                    ClKernel kn = own(phiAttention.pagedKernel()).arg("qkv", qkv.buffer()).arg("inv_freq", invFreq).arg("rot", cfg.rotaryDims())
+                            .arg("k_pages", batch.kPages[layer]).arg("v_pages", batch.vPages[layer]).arg("page_size", batch.pageSize())
+                            .arg("positions", batch.positions).arg("block_table", batch.table).arg("max_pages", batch.maxPagesPerSequence())
+                            .arg("heads", heads).arg("scale", scale).arg("o", o.buffer());
+                    long wg = phiAttention.decodeWg();
+                    return s -> kn.launch(ctx, new long[] {wg, heads, s.rows()}, new long[] {wg, 1, 1});
+                });
+            } else if (decode) {   // rotary embedding, cache append and attention in one launch (or two with a combine)
                 g.node(p + "attn.rope+flash", List.of(qkv), List.of(o), gr -> {   // bound once: a step sets only the key count
                     TensorView kv = new TensorView(kCache, off, 0, context * d, d);
                     TensorView vv = new TensorView(vCache, off, 0, context * d, d);
@@ -259,10 +283,10 @@ public final class PhiModel implements AutoCloseable {
                     return s -> kn.launch(ctx, new long[] {(long) h * k.gemvWg()}, new long[] {k.gemvWg()});
                 });
             } else {
-                g.node(p + "mlp.fc1", List.of(hn), List.of(mid), gr -> gemm(k, "gelu", hn, lw.fc1W(), lw.fc1B(), mid, f, h));
+                g.node(p + "mlp.fc1", List.of(hn), List.of(mid), gr -> gemm(k, "gelu", hn, lw.fc1W(), lw.fc1B(), mid, f, h, fixedRows));
                 PhiKernels.Split split = PhiKernels.Split.of(h, f);
                 Tensor part = g.tensor(p + "partials", 4L * split.parts() * h);
-                g.node(p + "dense+mlp.fc2", List.of(o, mid), List.of(part), gr -> splitGemm(k, split, o, lw.denseW(), mid, lw.fc2W(), part, h, f));
+                g.node(p + "dense+mlp.fc2", List.of(o, mid), List.of(part), gr -> splitGemm(k, split, o, lw.denseW(), mid, lw.fc2W(), part, h, f, fixedRows));
                 g.node(p + "residual", List.of(part, x), List.of(x), gr -> {
                     ClKernel kn = kernel(k, "residual_sum").arg("part", part.buffer()).arg("parts", split.parts()).arg("bd", lw.denseB()).arg("b2", lw.fc2B())
                             .arg("x", x.buffer()).arg("n_out", h);
@@ -272,8 +296,9 @@ public final class PhiModel implements AutoCloseable {
         }
         Tensor hf = g.tensor("final_h", (long) h * st.bytes);
         g.node("final_layernorm", List.of(x), List.of(hf), gr -> layerNorm(k, x, w.finalLnW, w.finalLnB, hf));
-        boolean all = opts.allLogits() && !decode;
+        boolean all = batched || opts.allLogits() && !decode;
         g.node("lm_head", List.of(hf), List.of(), gr -> {
+            if (batched) return gemm(k, "f32out", hf, w.lmHeadW, w.lmHeadB, logitsOut, v, h, fixedRows);
             if (all) {
                 ClKernel kn = kernel(k, "gemm_f32out").arg("a", hf.buffer()).arg("a_row0", 0).arg("w", w.lmHeadW).arg("bias", w.lmHeadB).arg("out", logits)
                         .arg("n_out", v).arg("k", h);
@@ -289,7 +314,11 @@ public final class PhiModel implements AutoCloseable {
             };
         });
         g.node("argmax", List.of(), List.of(), gr -> {
-            ClKernel kn = kernel(k, "argmax").arg("logits_all", logits).arg("n", v).arg("token", ids);
+            ClKernel kn = kernel(k, "argmax").arg("logits_all", logitsOut).arg("n", v).arg("token", idsIn).arg("flag_at", batched ? maxRows : 1);
+            if (batched) {   // every row's id where the next step's embedding reads it, the flags after them
+                kn.arg("first", 0);
+                return s -> kn.launch(ctx, new long[] {(long) k.argmaxWg() * s.rows()}, new long[] {k.argmaxWg()});
+            }
             return s -> {
                 kn.arg("first", all ? (s.rows() - 1) * v : 0);
                 kn.launch(ctx, new long[] {k.argmaxWg()}, new long[] {k.argmaxWg()});
@@ -299,7 +328,7 @@ public final class PhiModel implements AutoCloseable {
         return g;
     }
 
-    private ClKernel kernel(PhiKernels k, String name) {
+    ClKernel kernel(PhiKernels k, String name) {
         return own(k.kernel(name));
     }
 
@@ -309,23 +338,27 @@ public final class PhiModel implements AutoCloseable {
         return s -> kn.launch(ctx, new long[] {(long) s.rows() * k.lnWg()}, new long[] {k.lnWg()});
     }
 
-    /** A prefill matrix product with its epilogue; the kernel is chosen per launch from the row count. */
-    private Graph.Launch gemm(PhiKernels k, String epilogue, Tensor a, ClBuffer wt, ClBuffer b, Tensor out, int n, int kk) {
+    /** A prefill matrix product with its epilogue; the kernel is chosen per launch from the row count, or for {@code fixedRows} rows where that is not 0. */
+    private Graph.Launch gemm(PhiKernels k, String epilogue, Tensor a, ClBuffer wt, ClBuffer b, Tensor out, int n, int kk, int fixedRows) {
+        return gemm(k, epilogue, a, wt, b, out.buffer(), n, kk, fixedRows);
+    }
+
+    private Graph.Launch gemm(PhiKernels k, String epilogue, Tensor a, ClBuffer wt, ClBuffer b, ClBuffer out, int n, int kk, int fixedRows) {
         Map<PhiKernels.Gemm, ClKernel> kernels = gemmKernels(k, epilogue,
-                kn -> kn.arg("a", a.buffer()).arg("a_row0", 0).arg("w", wt).arg("bias", b).arg("out", out.buffer()).arg("n_out", n).arg("k", kk));
+                kn -> kn.arg("a", a.buffer()).arg("a_row0", 0).arg("w", wt).arg("bias", b).arg("out", out).arg("n_out", n).arg("k", kk));
         return s -> {
-            PhiKernels.Gemm g = k.gemm(s.rows(), n, kk);
+            PhiKernels.Gemm g = k.gemm(fixedRows > 0 ? fixedRows : s.rows(), n, kk);
             kernels.get(g).arg("rows", s.rows()).launch(ctx, g.global(s.rows(), n), g.local());
         };
     }
 
     /** o Wd^T and g W2^T, split along k, into the partial sums the residual node adds into x. */
-    private Graph.Launch splitGemm(PhiKernels k, PhiKernels.Split split, Tensor o, ClBuffer wd, Tensor mid, ClBuffer w2, Tensor part, int h, int f) {
+    private Graph.Launch splitGemm(PhiKernels k, PhiKernels.Split split, Tensor o, ClBuffer wd, Tensor mid, ClBuffer w2, Tensor part, int h, int f, int fixedRows) {
         boolean k8 = h % 8 == 0 && f % 8 == 0;
         Map<PhiKernels.Gemm, ClKernel> kernels = gemmKernels(k, "split", kn -> kn.arg("a1", o.buffer()).arg("w1", wd).arg("k1", h).arg("a2", mid.buffer())
                 .arg("w2", w2).arg("k2", f).arg("chunk", split.chunk()).arg("part", part.buffer()).arg("n_out", h));
         return s -> {
-            PhiKernels.Gemm g = k.gemm(s.rows(), h, k8, split.parts());
+            PhiKernels.Gemm g = k.gemm(fixedRows > 0 ? fixedRows : s.rows(), h, k8, split.parts());
             kernels.get(g).arg("rows", s.rows()).launch(ctx, g.global(s.rows(), h, split.parts()), g.local());
         };
     }
@@ -337,6 +370,35 @@ public final class PhiModel implements AutoCloseable {
             if (k.has(g)) kernels.put(g, bind.apply(kernel(k, g.prefix + suffix)));
         }
         return kernels;
+    }
+
+    /**
+     * Opens a batched decode over a paged KV cache of {@code pages} pages of {@code pageSize}
+     * positions, for up to {@code maxRows} sequences a step (see {@link PhiBatch}). Close it
+     * before the model.
+     */
+    public PhiBatch openBatch(int maxRows, int pageSize, int pages) {
+        return new PhiBatch(this, maxRows, pageSize, pages);
+    }
+
+    PhiKernels kernels() {
+        return kernels;
+    }
+
+    PhiWeights weights() {
+        return w;
+    }
+
+    ClBuffer keyCache() {
+        return kCache;
+    }
+
+    ClBuffer valueCache() {
+        return vCache;
+    }
+
+    PhiAttention attention() {
+        return phiAttention;
     }
 
     public PhiConfig config() {

@@ -402,7 +402,7 @@ class PhiKernelsTest {
         ClBuffer tok = ints("token", new int[] {-1});
         PhiKernels k = kernels(Storage.F32);
         try (ClKernel kn = k.kernel("argmax")) {
-            kn.arg("logits_all", upload("logits", v, Storage.F32)).arg("first", first).arg("n", n).arg("token", tok);
+            kn.arg("logits_all", upload("logits", v, Storage.F32)).arg("first", first).arg("n", n).arg("token", tok).arg("flag_at", 1);
             kn.launch(CTX, new long[] {k.argmaxWg()}, new long[] {k.argmaxWg()});
         }
         int[] got = new int[1];

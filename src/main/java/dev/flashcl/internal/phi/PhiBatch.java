@@ -1,0 +1,232 @@
+package dev.flashcl.internal.phi;
+
+import dev.flashcl.internal.cl.Bytes;
+import dev.flashcl.internal.cl.ClBuffer;
+import dev.flashcl.internal.cl.ClContext;
+import dev.flashcl.internal.cl.ClKernel;
+import dev.flashcl.internal.cl.DeviceMemoryException;
+import dev.flashcl.internal.graph.Graph;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Batched decode over a paged KV cache, beside a {@link PhiModel}'s own graphs and sharing its
+ * weights: each step takes one token of each of up to {@code maxRows} sequences, every sequence
+ * at its own position, its keys and values in pages of {@code pageSize} positions (a page holds
+ * one layer's [heads, pageSize, head_dim]; the pools are one buffer per layer, for keys and for
+ * values). A sequence's page table lists its pages in order; pages come from a free list and
+ * go back to it, so the cache's memory follows the tokens in flight, as vLLM's does.
+ *
+ * <p>Prompts are not prefilled here: they run through the model's prefill graph (its contiguous
+ * KV cache is the scratch of one prompt at a time), and {@link #copyPrefill} moves the result into
+ * the sequence's pages. The step graph is the prefill graph's products over the batch's rows,
+ * with paged attention; its argmax leaves each row's next id where the next step reads it, so the
+ * host writes an input id only where it differs (a sampled token, a new or moved row). Not
+ * thread-safe; one user, with the model's other graphs idle while a step runs.
+ */
+public final class PhiBatch implements AutoCloseable {
+    private final PhiModel model;
+    private final ClContext ctx;
+    private final int maxRows, pageSize, pages, maxPages;
+    final ClBuffer ids, logits, positions, table;
+    final ClBuffer[] kPages, vPages;
+    private final ClBuffer prefillTable;
+    private final List<AutoCloseable> owned = new ArrayList<>();
+    private final List<ClKernel> copies = new ArrayList<>();
+    private final Graph graph;
+    private final int[] freeList;
+    private int free;
+    private final int[] deviceIds, deviceTable;
+    private int deviceTableRows = -1;
+
+    PhiBatch(PhiModel model, int maxRows, int pageSize, int pages) {
+        this.model = model;
+        this.ctx = model.context();
+        var cfg = model.config();
+        if (maxRows < 1) throw new IllegalArgumentException("the batch must take at least 1 sequence, got " + maxRows);
+        if (pageSize < 1) throw new IllegalArgumentException("a KV page must hold at least 1 position, got " + pageSize);
+        this.maxRows = maxRows;
+        this.pageSize = pageSize;
+        this.maxPages = (model.contextLength() + pageSize - 1) / pageSize;
+        if (pages < maxPages) {
+            throw new IllegalArgumentException("a KV cache of " + pages + " pages of " + pageSize + " positions cannot hold one sequence of the context ("
+                    + model.contextLength() + " positions, " + maxPages + " pages)");
+        }
+        this.pages = pages;
+        long need = cacheBytes(cfg, model.storage().bytes, pageSize, pages);
+        long have = ctx.device().globalMemBytes() - ctx.bytesInUse();
+        if (need > have) {
+            throw new DeviceMemoryException(String.format("a paged KV cache of %d pages (%d positions) needs %s of device memory, but %s has %s free; "
+                    + "give it fewer pages", pages, (long) pages * pageSize, Bytes.format(need), ctx.device().name(), Bytes.format(have)));
+        }
+        freeList = new int[pages];
+        for (int i = 0; i < pages; i++) freeList[i] = pages - 1 - i;   // page 0 first
+        free = pages;
+        deviceIds = new int[maxRows];
+        Arrays.fill(deviceIds, -1);
+        deviceTable = new int[maxRows * maxPages];
+        kPages = new ClBuffer[cfg.numLayers()];
+        vPages = new ClBuffer[cfg.numLayers()];
+        try {
+            ids = own(ctx.allocate("batch token ids and flags", 8L * maxRows));
+            logits = own(ctx.allocate("batch logits", (long) maxRows * cfg.vocabSize() * 4));
+            positions = own(ctx.allocate("batch positions", 4L * maxRows));
+            table = own(ctx.allocate("batch page tables", 4L * maxRows * maxPages));
+            prefillTable = own(ctx.allocate("prefill page table", 4L * maxPages));
+            long layerBytes = pageBytes(cfg, model.storage().bytes, pageSize) * pages;
+            for (int l = 0; l < kPages.length; l++) {
+                kPages[l] = own(ctx.allocate("KV pages (keys) of layer " + l, layerBytes));
+                vPages[l] = own(ctx.allocate("KV pages (values) of layer " + l, layerBytes));
+            }
+            PhiKernels k = model.kernels();
+            int heads = cfg.numHeads(), d = cfg.headDim(), context = model.contextLength();
+            for (int l = 0; l < kPages.length; l++) {
+                copies.add(own(k.kernel("cache_to_pages")).arg("k_cache", model.keyCache()).arg("v_cache", model.valueCache())
+                        .arg("cache_row0", l * heads * context).arg("ctx", context).arg("k_pages", kPages[l]).arg("v_pages", vPages[l])
+                        .arg("page_size", pageSize).arg("table", prefillTable).arg("heads", heads).arg("d_head", d));
+            }
+            graph = own(model.buildGraph(PhiModel.Mode.BATCH, k, maxRows, this));
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    /** Device bytes of one page across every layer, keys and values. */
+    public static long pageBytes(dev.flashcl.internal.checkpoint.PhiConfig cfg, int elementBytes, int pageSize) {
+        return (long) cfg.numHeads() * pageSize * cfg.headDim() * elementBytes;
+    }
+
+    /** Device bytes of {@code pages} pages in every layer, keys and values. */
+    public static long cacheBytes(dev.flashcl.internal.checkpoint.PhiConfig cfg, int elementBytes, int pageSize, long pages) {
+        return 2L * cfg.numLayers() * pageBytes(cfg, elementBytes, pageSize) * pages;
+    }
+
+    private <T extends AutoCloseable> T own(T r) {
+        owned.add(r);
+        return r;
+    }
+
+    public int maxRows() {
+        return maxRows;
+    }
+
+    public int pageSize() {
+        return pageSize;
+    }
+
+    public int pages() {
+        return pages;
+    }
+
+    public int freePages() {
+        return free;
+    }
+
+    /** Pages one sequence needs to hold {@code positions} positions. */
+    public int pagesFor(int positions) {
+        return (positions + pageSize - 1) / pageSize;
+    }
+
+    /** Pages a sequence's table can list (the context's worth). */
+    public int maxPagesPerSequence() {
+        return maxPages;
+    }
+
+    /** Takes a free page; -1 when none is left. */
+    public int takePage() {
+        return free == 0 ? -1 : freeList[--free];
+    }
+
+    /** Gives pages back to the free list. */
+    public void returnPages(int[] taken, int count) {
+        for (int i = 0; i < count; i++) {
+            if (free == pages) throw new IllegalStateException("more pages returned than the cache holds");
+            freeList[free++] = taken[i];
+        }
+    }
+
+    /** Copies positions [0, n) of the model's contiguous KV cache (a prompt just prefilled) into the pages {@code pageTable} lists. */
+    public void copyPrefill(int[] pageTable, int n) {
+        if (n < 1 || n > model.cachedPositions()) throw new IllegalArgumentException("the prefill cache holds " + model.cachedPositions() + " positions, asked to copy " + n);
+        if (pageTable.length < pagesFor(n)) throw new IllegalArgumentException(n + " positions need " + pagesFor(n) + " pages, the table lists " + pageTable.length);
+        int[] t = Arrays.copyOf(pageTable, maxPages);
+        prefillTable.write(t);
+        int d = model.config().headDim(), heads = model.config().numHeads();
+        for (ClKernel c : copies) c.arg("n", n).launch(ctx, new long[] {d, heads, n}, null);
+    }
+
+    /**
+     * One decode step of {@code rows} sequences: row r feeds {@code inputs[r]} at {@code
+     * positions[r]} (its page table, row r of {@code pageTables}, must list a page for it), and
+     * gets back its argmax in {@code next[r]}, with {@code bad[r]} true where its logits were not
+     * finite. The row logits stay on the device for {@link #logits}.
+     */
+    public void step(int rows, int[] inputs, int[] rowPositions, int[][] pageTables, int[] next, boolean[] bad) {
+        if (rows < 1 || rows > maxRows) throw new IllegalArgumentException("a step takes 1.." + maxRows + " rows, got " + rows);
+        int vocab = model.config().vocabSize();
+        boolean idsDiffer = false;
+        for (int r = 0; r < rows; r++) {
+            if (inputs[r] < 0 || inputs[r] >= vocab) throw new IllegalArgumentException("token id " + inputs[r] + " is outside the vocabulary of " + vocab);
+            int need = rowPositions[r] / pageSize;
+            if (rowPositions[r] < 0 || rowPositions[r] >= model.contextLength() || need >= pageTables[r].length || pageTables[r][need] < 0) {
+                throw new IllegalArgumentException("row " + r + " at position " + rowPositions[r] + " has no page for it");
+            }
+            idsDiffer |= deviceIds[r] != inputs[r];
+        }
+        if (idsDiffer) {
+            System.arraycopy(inputs, 0, deviceIds, 0, rows);
+            ids.write(Arrays.copyOf(deviceIds, maxRows));
+        }
+        positions.write(Arrays.copyOf(rowPositions, maxRows));
+        boolean tableDiffers = rows > deviceTableRows;
+        for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < maxPages; j++) {
+                int p = j < pageTables[r].length ? pageTables[r][j] : 0;
+                if (p < 0) p = 0;
+                if (deviceTable[r * maxPages + j] != p) {
+                    deviceTable[r * maxPages + j] = p;
+                    tableDiffers = true;
+                }
+            }
+        }
+        if (tableDiffers) {
+            table.write(deviceTable);
+            deviceTableRows = Math.max(deviceTableRows, rows);
+        }
+        graph.run(new Graph.Step(rows, 0));
+        int[] out = new int[2 * maxRows];
+        ids.read(out);
+        for (int r = 0; r < rows; r++) {
+            next[r] = out[r];
+            bad[r] = out[maxRows + r] != 0;
+            deviceIds[r] = out[r];
+        }
+        for (int r = rows; r < maxRows; r++) deviceIds[r] = out[r];
+    }
+
+    /** Row {@code row}'s logits of the last step. */
+    public float[] logits(int row) {
+        int v = model.config().vocabSize();
+        float[] out = new float[v];
+        logits.read(out, (long) row * v);
+        return out;
+    }
+
+    public List<String> nodeNames() {
+        return graph.nodeNames();
+    }
+
+    @Override
+    public void close() {
+        for (int i = owned.size() - 1; i >= 0; i--) {
+            try {
+                owned.get(i).close();
+            } catch (Exception ignored) {
+                // closing device objects: nothing to recover
+            }
+        }
+        owned.clear();
+    }
+}
