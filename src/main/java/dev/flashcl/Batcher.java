@@ -10,8 +10,8 @@ import java.util.concurrent.RejectedExecutionException;
  * Many generations at once on one model, by continuous batching: requests join and leave between
  * steps, every running sequence advances one token a step in one batched pass over the weights,
  * prompts are prefilled in chunks between steps, and the KV cache is paged, so its memory follows
- * the tokens in flight. From {@link LanguageModel#batcher}; while it is open the model serves only
- * it. A sequence's tokens do not depend on what else is in the batch. Callbacks of a request run
+ * the tokens in flight. From {@link LanguageModel#batcher}; while it is open {@link LanguageModel#generate}
+ * joins its batch. A sequence's tokens do not depend on what else is in the batch. Callbacks of a request run
  * on the batcher's device thread: keep them short.
  */
 public final class Batcher implements AutoCloseable {

@@ -40,6 +40,18 @@ public final class LanguageModel implements AutoCloseable {
      * @throws FlashClException         when the device fails or the logits turn non-finite
      */
     public GenerationResult generate(GenerationRequest request) {
+        Batcher b;
+        synchronized (model) {
+            b = batcher;
+        }
+        if (b != null) {   // the batcher owns the device: the request joins its batch
+            try {
+                return b.submit(request).join();
+            } catch (java.util.concurrent.CompletionException e) {
+                if (e.getCause() instanceof RuntimeException re) throw re;
+                throw e;
+            }
+        }
         synchronized (model) {
             ensureOpen();
             epoch++;
@@ -49,8 +61,8 @@ public final class LanguageModel implements AutoCloseable {
 
     /**
      * Starts continuous batching on this model: many requests at once, each its own stream (see
-     * {@link Batcher}). Until the batcher is closed, {@link #generate} and {@link #newSession}
-     * refuse to run.
+     * {@link Batcher}). Until the batcher is closed, {@link #generate} submits to it and waits,
+     * and {@link #newSession} refuses to run.
      *
      * @param options batch size, queue, KV cache and prefill chunk
      * @return the batcher

@@ -171,7 +171,7 @@ final class BenchCommand {
                     out.put("device", engine.device().name());
                     out.put("library_batch1_decode_tokens_per_s", r.decodeTokensPerSecond());
                     try (var server = new dev.flashcl.server.FlashClServer(m, new dev.flashcl.server.FlashClServer.Options("127.0.0.1", 0, modelName, null,
-                            Math.max(1, maxClients), 4_000_000, maxClients + 16))) {
+                            Math.max(1, maxClients), Math.max(1, maxClients), 4_000_000, maxClients + 16))) {
                         out.put("points", dev.flashcl.bench.ServeBench.run(options(java.net.URI.create("http://127.0.0.1:" + server.port()), vocab), System.out));
                         out.put("device_bytes", m.info().deviceBytes());
                     }

@@ -28,6 +28,8 @@ final class ServeCommand implements Callable<Integer> {
     String modelName;
     @Option(names = "--max-queue", defaultValue = "64", description = "Requests waiting at most; more get 429 (default: ${DEFAULT-VALUE}).")
     int maxQueue;
+    @Option(names = "--max-batch", defaultValue = "32", description = "Sequences decoded together in one step at most (continuous batching; default: ${DEFAULT-VALUE}).")
+    int maxBatch;
     @Option(names = "--max-body", defaultValue = "4000000", description = "Largest request body in bytes; larger get 413 (default: ${DEFAULT-VALUE}).")
     int maxBody;
     @Option(names = "--max-connections", defaultValue = "256", description = "Open connections at most (default: ${DEFAULT-VALUE}).")
@@ -40,8 +42,8 @@ final class ServeCommand implements Callable<Integer> {
         if (context != null) Cli.option("--context", () -> load.contextLength(context));
         Path dir = model.resolve();
         String name = modelName != null ? modelName : model.model == null ? "flashcl-embedded" : dir.toAbsolutePath().normalize().getFileName().toString();
-        FlashClServer.Options opts = Cli.option("--port, --max-queue, --max-body, --max-connections or --api-key",
-                () -> new FlashClServer.Options(host, port, name, key, maxQueue, maxBody, maxConnections));
+        FlashClServer.Options opts = Cli.option("--port, --max-queue, --max-batch, --max-body, --max-connections or --api-key",
+                () -> new FlashClServer.Options(host, port, name, key, maxQueue, maxBatch, maxBody, maxConnections));
         try (FlashCl engine = FlashCl.open(device.spec); LanguageModel m = engine.load(dir, load.build())) {
             Cli.note("device " + engine.device() + ": " + engine.selectionReason());
             FlashClServer server = new FlashClServer(m, opts);

@@ -3,6 +3,7 @@ package dev.flashcl.server;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flashcl.Batcher;
 import dev.flashcl.GenerationRequest;
 import dev.flashcl.GenerationResult;
 import dev.flashcl.LanguageModel;
@@ -47,10 +48,11 @@ public final class FlashClServer implements AutoCloseable {
      * @param modelName      the id /v1/models lists and requests may name
      * @param apiKey         the key a client must send as {@code Authorization: Bearer KEY}; null for none
      * @param maxQueue       requests waiting at most; more are answered 429
+     * @param maxBatch       sequences decoded together in one step at most (continuous batching)
      * @param maxBodyBytes   the largest request body; larger ones are answered 413
      * @param maxConnections open connections at most (more wait to be accepted)
      */
-    public record Options(String host, int port, String modelName, String apiKey, int maxQueue, int maxBodyBytes, int maxConnections) {
+    public record Options(String host, int port, String modelName, String apiKey, int maxQueue, int maxBatch, int maxBodyBytes, int maxConnections) {
         /**
          * Checks each value: a bad one fails before the server starts.
          *
@@ -59,12 +61,14 @@ public final class FlashClServer implements AutoCloseable {
          * @param modelName      the model id
          * @param apiKey         the required key, or null
          * @param maxQueue       requests waiting at most
+         * @param maxBatch       sequences decoded together at most
          * @param maxBodyBytes   the largest request body
          * @param maxConnections open connections at most
          */
         public Options {
             if (port < 0 || port > 65535) throw new IllegalArgumentException("port must be 0..65535, got " + port);
             if (maxQueue < 1) throw new IllegalArgumentException("the queue must hold at least 1 request, got " + maxQueue);
+            if (maxBatch < 1 || maxBatch > 1024) throw new IllegalArgumentException("max batch must be 1..1024, got " + maxBatch);
             if (maxBodyBytes < 1024) throw new IllegalArgumentException("the body limit must be at least 1024 bytes, got " + maxBodyBytes);
             if (maxConnections < 1) throw new IllegalArgumentException("connections must be at least 1, got " + maxConnections);
             if (apiKey != null && apiKey.isBlank()) throw new IllegalArgumentException("the API key is empty");
@@ -92,7 +96,7 @@ public final class FlashClServer implements AutoCloseable {
         this.model = model;
         this.tokenizer = model.tokenizer().orElseThrow(() -> new IllegalArgumentException("the model has no tokenizer files; the server needs them"));
         this.options = options;
-        this.scheduler = new Scheduler(model, options.maxQueue(), metrics);
+        this.scheduler = new Scheduler(model, Batcher.Options.defaults().withMaxBatch(options.maxBatch()).withMaxQueue(options.maxQueue()), metrics);
         QueuedThreadPool threads = new QueuedThreadPool(Math.max(16, options.maxConnections() + 8), 4);
         threads.setName("flashcl-http");
         server = new Server(threads);

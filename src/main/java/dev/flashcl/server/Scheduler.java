@@ -1,25 +1,22 @@
 package dev.flashcl.server;
 
+import dev.flashcl.Batcher;
 import dev.flashcl.GenerationRequest;
 import dev.flashcl.GenerationResult;
 import dev.flashcl.LanguageModel;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import java.util.concurrent.RejectedExecutionException;
 
 /**
- * The one loop that owns the device: it takes requests from a bounded queue and runs them on the
- * model, one sequence at a time, streaming each one's text back to the HTTP thread that waits for
- * it. HTTP threads only enqueue and stream. A request whose client went away is cancelled after
- * its current token (or skipped, if it is still waiting), which frees the model at once.
+ * Between the HTTP threads and the model's {@link Batcher}: each request becomes a job whose
+ * text, result or failure arrive as events on the queue its HTTP thread reads. The batcher's one
+ * device thread runs every request, many per step. A job whose client went away is cancelled at
+ * the next step (or dropped, if it is still waiting), which frees its KV pages at once.
  */
 final class Scheduler implements AutoCloseable {
-    private static final Logger log = LoggerFactory.getLogger(Scheduler.class);
-
-    /** What the device loop tells the HTTP thread of one request. */
+    /** What the device thread tells the HTTP thread of one request. */
     sealed interface Event permits Text, Done, Failed {}
     record Text(String text) implements Event {}
     record Done(GenerationResult result) implements Event {}
@@ -45,95 +42,68 @@ final class Scheduler implements AutoCloseable {
         }
     }
 
-    private final LanguageModel model;
-    private final BlockingQueue<Job> queue;
+    private final Batcher batcher;
     private final ServerMetrics metrics;
-    private final Thread loop;
-    private volatile Job running;
     private volatile boolean closed;
 
-    Scheduler(LanguageModel model, int maxQueue, ServerMetrics metrics) {
-        this.model = model;
-        this.queue = new ArrayBlockingQueue<>(maxQueue);
+    Scheduler(LanguageModel model, Batcher.Options options, ServerMetrics metrics) {
+        this.batcher = model.batcher(options);
         this.metrics = metrics;
         metrics.bind(this);
-        this.loop = new Thread(this::run, "flashcl-device-loop");
-        loop.setDaemon(true);
-        loop.start();
     }
 
     /** Queues a request; false when the queue is full (the caller answers 429). */
     boolean offer(Job job) {
-        return !closed && queue.offer(job);
+        if (closed) return false;
+        GenerationRequest r = job.request
+                .onText(t -> job.events.add(new Text(t)))
+                .onToken(id -> {
+                    long now = System.nanoTime();
+                    if (job.generated == 0) {
+                        job.firstToken = now;
+                        metrics.firstToken(now - job.submitted);
+                    } else {
+                        metrics.interToken(now - job.lastToken);
+                    }
+                    job.lastToken = now;
+                    job.generated++;
+                })
+                .cancelWhen(() -> job.cancelled || closed)
+                .build();
+        try {
+            batcher.submit(r).whenComplete((res, err) -> {
+                if (err == null) {
+                    metrics.finished(res.promptTokenCount(), res.tokenCount(), System.nanoTime() - job.submitted);
+                    job.events.add(new Done(res));
+                } else {
+                    Throwable e = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+                    if (e instanceof RejectedExecutionException) e = new ApiException(503, "server_error", null, null, "the server is shutting down");
+                    job.events.add(new Failed(e instanceof RuntimeException re ? re : new RuntimeException(e)));
+                }
+            });
+            return true;
+        } catch (RejectedExecutionException e) {
+            return false;
+        }
     }
 
     int waiting() {
-        return queue.size();
+        return batcher.waiting();
     }
 
     int runningCount() {
-        return running == null ? 0 : 1;
+        return batcher.running();
     }
 
-    /** Positions in use of the KV cache, as a fraction of it. */
+    /** KV-cache pages in use, as a fraction of all. */
     double cacheUsage() {
-        Job j = running;
-        return j == null ? 0 : Math.min(1.0, (j.promptLength + j.generated) / (double) model.info().contextLength());
+        return batcher.cacheUsage();
     }
 
-    private void run() {
-        while (!closed) {
-            Job job;
-            try {
-                job = queue.poll(100, TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                return;
-            }
-            if (job == null) continue;
-            if (job.cancelled) {
-                job.events.add(new Failed(new IllegalStateException("cancelled before it started")));
-                continue;
-            }
-            running = job;
-            try {
-                GenerationResult r = model.generate(job.request
-                        .onText(t -> job.events.add(new Text(t)))
-                        .onToken(id -> {
-                            long now = System.nanoTime();
-                            if (job.generated == 0) {
-                                job.firstToken = now;
-                                metrics.firstToken(now - job.submitted);
-                            } else {
-                                metrics.interToken(now - job.lastToken);
-                            }
-                            job.lastToken = now;
-                            job.generated++;
-                        })
-                        .cancelWhen(() -> job.cancelled || closed)
-                        .build());
-                metrics.finished(r.promptTokenCount(), r.tokenCount(), System.nanoTime() - job.submitted);
-                job.events.add(new Done(r));
-            } catch (RuntimeException e) {
-                log.warn("a request failed on the device: {}", e.getMessage());
-                job.events.add(new Failed(e));
-            } finally {
-                running = null;
-            }
-        }
-    }
-
-    /** Stops taking requests, cancels the waiting and the running ones, and waits for the loop to end. */
+    /** Stops taking requests, cancels the running ones, fails the waiting ones (503), frees the model. */
     @Override
     public void close() {
         closed = true;
-        for (Job j; (j = queue.poll()) != null; ) {
-            j.cancel();
-            j.events.add(new Failed(new ApiException(503, "server_error", null, null, "the server is shutting down")));
-        }
-        try {
-            loop.join(10_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        batcher.close();
     }
 }

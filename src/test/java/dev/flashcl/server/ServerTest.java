@@ -61,7 +61,7 @@ class ServerTest {
     static void start() throws Exception {
         engine = FlashCl.open(TestDevice.context().device().index() + "");
         model = engine.load(Path.of("testdata/embedded"), LoadOptions.builder().contextLength(256).build());
-        server = new FlashClServer(model, new FlashClServer.Options("127.0.0.1", 0, NAME, KEY, 4, 1_000_000, 64));
+        server = new FlashClServer(model, new FlashClServer.Options("127.0.0.1", 0, NAME, KEY, 4, 8, 1_000_000, 64));
         client = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + server.port() + "/v1").apiKey(KEY).maxRetries(0).build();
     }
 
