@@ -27,7 +27,15 @@ public final class Batcher implements AutoCloseable {
      * @param prefillChunk prompt tokens prefilled between two decode steps, at most
      */
     public record Options(int maxBatch, int maxQueue, long kvCacheBytes, int pageSize, int prefillChunk) {
-        /** Checks every value. */
+        /**
+         * Checks every value.
+         *
+         * @param maxBatch     sequences decoded together at most
+         * @param maxQueue     requests waiting at most
+         * @param kvCacheBytes KV cache bytes, 0 for automatic
+         * @param pageSize     positions per page
+         * @param prefillChunk prompt tokens between two decode steps
+         */
         public Options {
             if (maxBatch < 1 || maxBatch > 1024) throw new IllegalArgumentException("max batch must be 1..1024, got " + maxBatch);
             if (maxQueue < 1) throw new IllegalArgumentException("the queue must hold at least 1 request, got " + maxQueue);
