@@ -159,7 +159,7 @@ public final class Batcher implements AutoCloseable {
         return loop.maxBatch();
     }
 
-    /** @return decode steps run so far, and sequence-steps in them (their ratio: the mean batch) */
+    /** @return decode steps run so far, sequence-steps in them (their ratio: the mean batch), and sequences preempted for KV pages */
     public long[] stepCounts() {
         return loop.stepCounts();
     }

@@ -45,7 +45,7 @@ public final class BatchLoop implements AutoCloseable {
     private final Thread thread;
     private volatile boolean closed;
     private volatile int runningCount;
-    private volatile long steps, batchedRows;
+    private volatile long steps, batchedRows, preemptions;
 
     /** One request in flight. */
     private static final class Seq {
@@ -149,9 +149,9 @@ public final class BatchLoop implements AutoCloseable {
         return batch.pageSize();
     }
 
-    /** Decode steps run, and rows decoded in them (their ratio is the mean batch). */
+    /** Decode steps run, rows decoded in them (their ratio is the mean batch), and preemptions. */
     public long[] stepCounts() {
-        return new long[] {steps, batchedRows};
+        return new long[] {steps, batchedRows, preemptions};
     }
 
     private void run() {
@@ -300,6 +300,7 @@ public final class BatchLoop implements AutoCloseable {
         batch.returnPages(s.pages, s.pageCount);
         s.pageCount = 0;
         s.position = 0;
+        preemptions++;
         synchronized (lock) {
             waiting.addFirst(s);
         }
