@@ -25,10 +25,13 @@ class KernelSignaturesTest {
         assertEquals(List.of("q", "q_layout", "k", "k_layout", "v", "v_layout", "o", "o_layout", "lse", "heads", "q_len", "kv_len", "causal", "scale"),
                 flash.get("flash_attn_prefill_quad_f32"), "PREFILL_ARGS");
         assertEquals(List.of("scores", "lse", "q_len", "kv_len"), naive.get("attn_naive_softmax"), "a kernel without KERNEL()");
-        assertEquals(2 * 17, phi.size());
+        assertEquals(2 * 18, phi.size(), "with cache_to_pages");
+        assertEquals(List.of("logits_all", "first", "n", "token", "flag_at"), phi.get("argmax_f32"));
         assertEquals(2 * 5, flash.size());
         Map<String, List<String>> phiAttention = KernelSignatures.parse(ClContext.loadSource("phi_attention.cl"));
-        assertEquals(2 * 6, phiAttention.size(), "flash_attn.cl's kernels, included, and the rope decode");
+        assertEquals(2 * 7, phiAttention.size(), "flash_attn.cl's kernels, included, the rope decode and the paged decode");
+        assertEquals(List.of("qkv", "inv_freq", "rot", "k_pages", "v_pages", "page_size", "positions", "block_table", "max_pages", "heads", "scale", "o"),
+                phiAttention.get("flash_attn_decode_paged_f32"));
         assertEquals(List.of("qkv", "inv_freq", "rot", "k", "k_layout", "v", "v_layout", "part_o", "part_ml", "heads", "kv_len", "split_len", "scale",
                 "o", "o_layout", "lse"), phiAttention.get("flash_attn_decode_rope_f16"));
         assertEquals(2 * 2 + 1, naive.size());
