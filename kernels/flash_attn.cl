@@ -677,6 +677,24 @@ inline void decode_merge(float m_i, float l_i, const float4* acc, __local float*
     if (tid == 0) part_ml[part] = (float2)(m_group, l_group);
 }
 
+// One key of a work-item's online softmax: its score q.k in log2 units, then the running max
+// m_i, sum l_i and unnormalized output acc rescaled to take it (decode_split and the kernels that
+// walk their keys another way, such as phi_attention.cl's paged decode).
+inline void decode_key(__local const float4* q_local, __global const STORE_T* k_ptr, __global const STORE_T* v_ptr, float scale_log2,
+                       float* m_i, float* l_i, float4* acc) {
+    float4 dot = (float4)(0.0f);
+    UNROLL
+    for (int d4 = 0; d4 < D4; d4++) dot = mad(q_local[d4], LOAD4(k_ptr, 4 * d4), dot);
+    const float s = (dot.x + dot.y + dot.z + dot.w) * scale_log2;
+    const float m_new = fmax(*m_i, s);
+    const float alpha = exp2(*m_i - m_new);
+    const float p = exp2(s - m_new);
+    *l_i = *l_i * alpha + p;
+    UNROLL
+    for (int d4 = 0; d4 < D4; d4++) acc[d4] = mad((float4)(p), LOAD4(v_ptr, 4 * d4), acc[d4] * alpha);
+    *m_i = m_new;
+}
+
 // Decode, step 1 of 2. One query row per (batch, head) against kv_len keys, split in chunks of
 // split_len keys. NDRange: (num_splits * DECODE_WG, heads, batch), work-group (DECODE_WG, 1, 1).
 // With one split there is nothing to combine: the work-group writes o (and lse, if given) itself
@@ -706,19 +724,7 @@ inline void decode_split(__local const float4* q_local, __local float* m_all, __
     const int start = split * split_len;
     const int end = min(kv_len, start + split_len);
     for (int key = start + tid; key < end; key += DECODE_WG) {
-        __global const STORE_T* k_ptr = k + row_offset(k_layout, batch, head, key);
-        __global const STORE_T* v_ptr = v + row_offset(v_layout, batch, head, key);
-        float4 dot = (float4)(0.0f);
-        UNROLL
-        for (int d4 = 0; d4 < D4; d4++) dot = mad(q_local[d4], LOAD4(k_ptr, 4 * d4), dot);
-        const float s = (dot.x + dot.y + dot.z + dot.w) * scale_log2;
-        const float m_new = fmax(m_i, s);
-        const float alpha = exp2(m_i - m_new);
-        const float p = exp2(s - m_new);
-        l_i = l_i * alpha + p;
-        UNROLL
-        for (int d4 = 0; d4 < D4; d4++) acc[d4] = mad((float4)(p), LOAD4(v_ptr, 4 * d4), acc[d4] * alpha);
-        m_i = m_new;
+        decode_key(q_local, k + row_offset(k_layout, batch, head, key), v + row_offset(v_layout, batch, head, key), scale_log2, &m_i, &l_i, acc);
     }
     decode_merge(m_i, l_i, acc, m_all, l_all, acc_all, part_o, part_ml, heads, o, o_layout, lse);
 }

@@ -25,6 +25,16 @@ inline float rope_at(__global const float* x, __global const float* inv_freq, in
     return d < half_rot ? x[d] * c - x[d + half_rot] * s : x[d] * c + x[d - half_rot] * s;
 }
 
+// The new position's k (rotated) and v from the projection row (q | k | v, hsz each) into the
+// cache rows k_dst and v_dst, the work-group's items sharing the dims.
+inline void append_kv(__global const float* row, int hsz, __global const float* inv_freq, int rot, int pos,
+                      __global STORE_T* k_dst, __global STORE_T* v_dst) {
+    for (int d = get_local_id(0); d < HEAD_DIM; d += DECODE_WG) {
+        STORE1(rope_at(row + hsz, inv_freq, d, rot, (float)pos), k_dst, d);
+        STORE1(row[2 * hsz + d], v_dst, d);
+    }
+}
+
 __kernel __attribute__((reqd_work_group_size(DECODE_WG, 1, 1)))
 void KERNEL(flash_attn_decode_rope)(
         __global const float* qkv, __global const float* inv_freq, int rot,
@@ -42,10 +52,7 @@ void KERNEL(flash_attn_decode_rope)(
     __global const float* row = qkv + (size_t)batch * 3 * hsz + head * HEAD_DIM;
     for (int d = tid; d < HEAD_DIM; d += DECODE_WG) ((__local float*)q_local)[d] = rope_at(row, inv_freq, d, rot, (float)pos);
     if (get_group_id(0) == pos / split_len) {
-        for (int d = tid; d < HEAD_DIM; d += DECODE_WG) {
-            STORE1(rope_at(row + hsz, inv_freq, d, rot, (float)pos), k + row_offset(k_layout, batch, head, pos), d);
-            STORE1(row[2 * hsz + d], v + row_offset(v_layout, batch, head, pos), d);
-        }
+        append_kv(row, hsz, inv_freq, rot, pos, k + row_offset(k_layout, batch, head, pos), v + row_offset(v_layout, batch, head, pos));
     }
     barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
     decode_split(q_local, m_all, l_all, acc_all, k, k_layout, v, v_layout, part_o, part_ml, heads, kv_len, split_len, scale, o, o_layout, lse);
@@ -76,10 +83,7 @@ void KERNEL(flash_attn_decode_paged)(
     __global const float* row = qkv + (size_t)r * 3 * hsz + head * HEAD_DIM;
     for (int d = tid; d < HEAD_DIM; d += DECODE_WG) ((__local float*)q_local)[d] = rope_at(row, inv_freq, d, rot, (float)pos);
     const size_t at = (((size_t)table[pos / page_size] * heads + head) * page_size + pos % page_size) * HEAD_DIM;
-    for (int d = tid; d < HEAD_DIM; d += DECODE_WG) {
-        STORE1(rope_at(row + hsz, inv_freq, d, rot, (float)pos), k_pages + at, d);
-        STORE1(row[2 * hsz + d], v_pages + at, d);
-    }
+    append_kv(row, hsz, inv_freq, rot, pos, k_pages + at, v_pages + at);
     barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
     const float scale_log2 = scale * M_LOG2E_F;
     float4 acc[D4];
@@ -89,19 +93,7 @@ void KERNEL(flash_attn_decode_paged)(
     float l_i = 0.0f;
     for (int key = tid; key <= pos; key += DECODE_WG) {
         const size_t kat = (((size_t)table[key / page_size] * heads + head) * page_size + key % page_size) * HEAD_DIM;
-        __global const STORE_T* k_ptr = k_pages + kat;
-        __global const STORE_T* v_ptr = v_pages + kat;
-        float4 dot = (float4)(0.0f);
-        UNROLL
-        for (int d4 = 0; d4 < D4; d4++) dot = mad(q_local[d4], LOAD4(k_ptr, 4 * d4), dot);
-        const float s = (dot.x + dot.y + dot.z + dot.w) * scale_log2;
-        const float m_new = fmax(m_i, s);
-        const float alpha = exp2(m_i - m_new);
-        const float p = exp2(s - m_new);
-        l_i = l_i * alpha + p;
-        UNROLL
-        for (int d4 = 0; d4 < D4; d4++) acc[d4] = mad((float4)(p), LOAD4(v_ptr, 4 * d4), acc[d4] * alpha);
-        m_i = m_new;
+        decode_key(q_local, k_pages + kat, v_pages + kat, scale_log2, &m_i, &l_i, acc);
     }
     decode_merge(m_i, l_i, acc, m_all, l_all, acc_all, 0, 0, heads, o, (int4)(0, hsz, HEAD_DIM, 0), 0);
 }

@@ -214,10 +214,6 @@ public final class PhiBatch implements AutoCloseable {
         return out;
     }
 
-    public List<String> nodeNames() {
-        return graph.nodeNames();
-    }
-
     @Override
     public void close() {
         for (int i = owned.size() - 1; i >= 0; i--) {
