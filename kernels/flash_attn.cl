@@ -680,18 +680,52 @@ inline void decode_merge(float m_i, float l_i, const float4* acc, __local float*
 // One key of a work-item's online softmax: its score q.k in log2 units, then the running max
 // m_i, sum l_i and unnormalized output acc rescaled to take it (decode_split and the kernels that
 // walk their keys another way, such as phi_attention.cl's paged decode).
+// rows16: k_ptr and v_ptr are 16-byte aligned (the paged cache's rows are), so with fp16 and
+// HEAD_DIM a multiple of 8 a row is read 8 halves a load; the arithmetic is the same either way.
+#if STORAGE_F16 && HEAD_DIM % 8 == 0 && !defined(DECODE_LOADS16)   /* the host passes it: 0 with -Dflashcl.decodeLoads16=off */
+#define DECODE_LOADS16 1
+#endif
+#ifndef DECODE_LOADS16
+#define DECODE_LOADS16 0
+#endif
+inline float8 load_half8(__global const STORE_T* p) {
+#if STORAGE_F16
+    const uint4 raw = *(__global const uint4*)p;
+    return vload_half8(0, (const __private half*)&raw);
+#else
+    return (float8)(LOAD4(p, 0), LOAD4(p, 4));
+#endif
+}
 inline void decode_key(__local const float4* q_local, __global const STORE_T* k_ptr, __global const STORE_T* v_ptr, float scale_log2,
-                       float* m_i, float* l_i, float4* acc) {
+                       float* m_i, float* l_i, float4* acc, const bool rows16) {
     float4 dot = (float4)(0.0f);
-    UNROLL
-    for (int d4 = 0; d4 < D4; d4++) dot = mad(q_local[d4], LOAD4(k_ptr, 4 * d4), dot);
+    if (rows16 && DECODE_LOADS16) {
+        UNROLL
+        for (int d8 = 0; d8 < D4 / 2; d8++) {
+            const float8 kv = load_half8(k_ptr + 8 * d8);
+            dot = mad(q_local[2 * d8], kv.lo, dot);
+            dot = mad(q_local[2 * d8 + 1], kv.hi, dot);
+        }
+    } else {
+        UNROLL
+        for (int d4 = 0; d4 < D4; d4++) dot = mad(q_local[d4], LOAD4(k_ptr, 4 * d4), dot);
+    }
     const float s = (dot.x + dot.y + dot.z + dot.w) * scale_log2;
     const float m_new = fmax(*m_i, s);
     const float alpha = exp2(*m_i - m_new);
     const float p = exp2(s - m_new);
     *l_i = *l_i * alpha + p;
-    UNROLL
-    for (int d4 = 0; d4 < D4; d4++) acc[d4] = mad((float4)(p), LOAD4(v_ptr, 4 * d4), acc[d4] * alpha);
+    if (rows16 && DECODE_LOADS16) {
+        UNROLL
+        for (int d8 = 0; d8 < D4 / 2; d8++) {
+            const float8 vv = load_half8(v_ptr + 8 * d8);
+            acc[2 * d8] = mad((float4)(p), vv.lo, acc[2 * d8] * alpha);
+            acc[2 * d8 + 1] = mad((float4)(p), vv.hi, acc[2 * d8 + 1] * alpha);
+        }
+    } else {
+        UNROLL
+        for (int d4 = 0; d4 < D4; d4++) acc[d4] = mad((float4)(p), LOAD4(v_ptr, 4 * d4), acc[d4] * alpha);
+    }
     *m_i = m_new;
 }
 
@@ -724,7 +758,7 @@ inline void decode_split(__local const float4* q_local, __local float* m_all, __
     const int start = split * split_len;
     const int end = min(kv_len, start + split_len);
     for (int key = start + tid; key < end; key += DECODE_WG) {
-        decode_key(q_local, k + row_offset(k_layout, batch, head, key), v + row_offset(v_layout, batch, head, key), scale_log2, &m_i, &l_i, acc);
+        decode_key(q_local, k + row_offset(k_layout, batch, head, key), v + row_offset(v_layout, batch, head, key), scale_log2, &m_i, &l_i, acc, false);
     }
     decode_merge(m_i, l_i, acc, m_all, l_all, acc_all, part_o, part_ml, heads, o, o_layout, lse);
 }

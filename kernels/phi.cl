@@ -276,6 +276,110 @@ __kernel void KERNEL(residual_sum)(__global const float* part, int parts, __glob
 __kernel __attribute__((reqd_work_group_size(256, 1, 1))) void KERNEL(gemm_mma_f32out)(GEMM_ARGS(float)) { WHOLE_K MMA_BODY(OUT_F32, FRAGMENTS_MAIN) }
 __kernel __attribute__((reqd_work_group_size(256, 1, 1))) void KERNEL(gemm_mma_gelu)(GEMM_ARGS(STORE_T)) { WHOLE_K MMA_BODY(OUT_GELU, FRAGMENTS_MAIN) }
 __kernel __attribute__((reqd_work_group_size(256, 1, 1))) void KERNEL(gemm_mma_split)(SPLIT_ARGS) { SPLIT_K MMA_BODY(OUT_PART, FRAGMENTS_RESIDUAL) }
+
+// The same products for a batched decode step (at most a few dozen rows): weights are read once
+// a step and the outputs are few, so the product is bound by streaming W, and a 128-row tile
+// would leave most of the device idle. Here the weights are mma's A operand (16 outputs n a
+// warp) and the rows its B operand (8 rows an mma, up to 64 rows a work-group, tiles past `rows`
+// skipped), and W goes from global memory straight into registers: no local-memory round trip.
+// Since a dot product does not care in which order k is visited, lane (g, t) loads 8
+// consecutive k (16 bytes) of W rows g and g + 8 and of activation row g at the same offset,
+// and its registers are the fragments of two m16n8k16 products (logical k 2t, 2t + 1, 2t + 8,
+// 2t + 9 of the first are physical k 8t .. 8t + 3, of the second 8t + 4 .. 8t + 7), so every
+// global load is a 16-byte one.
+// Work-group: SK_GROUPS groups of 4 warps, the same 64 outputs; group s takes k chunks
+// (SKINNY_KC wide) s, s + SK_GROUPS, ... and at the end the groups' sums are added in group
+// order through local memory (fixed, so a row's result never depends on the others). Each group
+// stages its chunks' activations (64 rows) in local memory once for its 4 warps, double-buffered.
+// Loads run two chunks ahead: chunk i + 2 is requested before chunk i is multiplied, and chunk
+// i + 1's activations, requested an iteration earlier, are stored after it, so no step waits on
+// a load it has just issued (the bandwidth of a batched step is the memory in flight). Local
+// rows are SKINNY_KC / 8 16-byte slots, slot s of odd rows stored at s ^ 4: the two rows a
+// quarter warp reads fall in distinct banks. NDRange (ceil(n_out / 64) * 128 * SK_GROUPS,
+// ceil(rows / 64)).
+#ifndef SKINNY_KC
+#define SKINNY_KC 64
+#endif
+#ifndef SK_GROUPS
+#define SK_GROUPS 2
+#endif
+#define SK_WG (128 * SK_GROUPS)
+#define SK_SLOTS (SKINNY_KC / 8)
+#define SK_ALOADS (64 * SK_SLOTS / 128)   /* activation slots a work-item loads a chunk */
+#define SK_WLOADS (SKINNY_KC / 32)         /* 16-byte loads of each of its two W rows a chunk */
+#define SK_LOAD(ci, wv, av)                                                                              \
+    {                                                                                                    \
+        const int k0 = kb + (ci) * SKINNY_KC;                                                            \
+        _Pragma("unroll") for (int c = 0; c < SK_WLOADS; c++) {                                          \
+            const int kk = k0 + 32 * c + 8 * t;                                                          \
+            wv[c] = ok0 && kk < ke ? *(__global const uint4*)(wr0 + kk) : (uint4)(0);                    \
+            wv[SK_WLOADS + c] = ok1 && kk < ke ? *(__global const uint4*)(wr1 + kk) : (uint4)(0);        \
+        }                                                                                                \
+        _Pragma("unroll") for (int p = 0; p < SK_ALOADS; p++) {                                          \
+            const int idx = lt + 128 * p, r = idx / SK_SLOTS, kk = k0 + 8 * (idx % SK_SLOTS);            \
+            av[p] = m0 + r < rows && kk < ke ? *(__global const uint4*)(a + (size_t)(a_row0 + m0 + r) * lda + kk) : (uint4)(0); \
+        }                                                                                                \
+    }
+#define SK_STORE(buf, av)                                                                                \
+    _Pragma("unroll") for (int p = 0; p < SK_ALOADS; p++) {                                              \
+        const int idx = lt + 128 * p, r = idx / SK_SLOTS, sl = idx % SK_SLOTS;                           \
+        as[grp][buf][r * SK_SLOTS + (sl ^ ((r & 1) << 2))] = av[p];                                      \
+    }
+#define SKINNY_BODY(EPI)                                                                                 \
+    __local uint4 as[SK_GROUPS][2][64 * SK_SLOTS];                                                       \
+    const int tid = get_local_id(0), grp = tid >> 7, lt = tid & 127, lane = tid & 31, g = lane >> 2, t = lane & 3; \
+    const int n0 = get_group_id(0) * 64 + ((tid >> 5) & 3) * 16, m0 = get_group_id(1) * 64;            \
+    const int nj = min(8, (rows - m0 + 7) / 8);                                                          \
+    __global const STORE_T* wr0 = w + (size_t)(n0 + g) * lda;                                            \
+    __global const STORE_T* wr1 = wr0 + (size_t)8 * lda;                                                 \
+    const bool ok0 = n0 + g < n_out, ok1 = n0 + g + 8 < n_out;                                           \
+    float acc[8][4];                                                                                     \
+    _Pragma("unroll") for (int j = 0; j < 8; j++) _Pragma("unroll") for (int e = 0; e < 4; e++) acc[j][e] = 0.0f; \
+    uint4 wc[2 * SK_WLOADS], wn[2 * SK_WLOADS], wf[2 * SK_WLOADS], ra[SK_ALOADS], rf[SK_ALOADS];          \
+    /* chunks of this group: grp, grp + SK_GROUPS, ...; every group runs the same iterations (the  \
+       barriers), chunks past k load as zeros */                                                     \
+    const int iters = ((ke - kb + SKINNY_KC - 1) / SKINNY_KC + SK_GROUPS - 1) / SK_GROUPS;              \
+    SK_LOAD(grp, wc, ra)                                                                                 \
+    SK_STORE(0, ra)                                                                                      \
+    SK_LOAD(grp + SK_GROUPS, wn, ra)                                                                     \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                                        \
+    for (int i = 0; i < iters; i++) {                                                                    \
+        if (i + 2 < iters) SK_LOAD(grp + (i + 2) * SK_GROUPS, wf, rf)                                    \
+        const __local uint4* at = as[grp][i & 1];                                                        \
+        _Pragma("unroll") for (int c = 0; c < SK_WLOADS; c++) {                                          \
+            const uint4 x = wc[c], y = wc[SK_WLOADS + c];                                                \
+            const uint a1[4] = {x.x, y.x, x.y, y.y}, a2[4] = {x.z, y.z, x.w, y.w};                        \
+            _Pragma("unroll") for (int j = 0; j < 8; j++) {                                              \
+                if (j < nj) {                                                                            \
+                    const int row = 8 * j + g;                                                           \
+                    const uint4 b = at[row * SK_SLOTS + ((4 * c + t) ^ ((row & 1) << 2))];               \
+                    const uint b1[2] = {b.x, b.y}, b2[2] = {b.z, b.w};                                   \
+                    MMA_16816(acc[j], a1, b1);                                                           \
+                    MMA_16816(acc[j], a2, b2);                                                           \
+                }                                                                                        \
+            }                                                                                            \
+        }                                                                                                \
+        if (i + 1 < iters) SK_STORE((i + 1) & 1, ra)                                                     \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                                    \
+        _Pragma("unroll") for (int c = 0; c < 2 * SK_WLOADS; c++) { wc[c] = wn[c]; wn[c] = wf[c]; }       \
+        _Pragma("unroll") for (int p = 0; p < SK_ALOADS; p++) ra[p] = rf[p];                             \
+    }                                                                                                    \
+    if (SK_GROUPS > 1) {                 /* the groups' sums, added in group order */                   \
+        __local float* red = (__local float*)as;                                                         \
+        for (int s = 1; s < SK_GROUPS; s++) {                                                            \
+            if (grp == s) _Pragma("unroll") for (int j = 0; j < 8; j++) _Pragma("unroll") for (int e = 0; e < 4; e++) red[(j * 4 + e) * 128 + lt] = acc[j][e]; \
+            barrier(CLK_LOCAL_MEM_FENCE);                                                                \
+            if (grp == 0) _Pragma("unroll") for (int j = 0; j < 8; j++) _Pragma("unroll") for (int e = 0; e < 4; e++) acc[j][e] += red[(j * 4 + e) * 128 + lt]; \
+            barrier(CLK_LOCAL_MEM_FENCE);                                                                \
+        }                                                                                                \
+    }                                                                                                    \
+    if (grp == 0) _Pragma("unroll") for (int j = 0; j < 8; j++) _Pragma("unroll") for (int e = 0; e < 4; e++) { \
+        const int m = m0 + 8 * j + 2 * t + (e & 1), n = n0 + g + 8 * (e >> 1);                           \
+        if (j < nj && m < rows && n < n_out) EPI(acc[j][e], (size_t)m * n_out + n, n);                   \
+    }
+__kernel __attribute__((reqd_work_group_size(SK_WG, 1, 1))) void KERNEL(gemm_skinny_f32out)(GEMM_ARGS(float)) { WHOLE_K SKINNY_BODY(OUT_F32) }
+__kernel __attribute__((reqd_work_group_size(SK_WG, 1, 1))) void KERNEL(gemm_skinny_gelu)(GEMM_ARGS(STORE_T)) { WHOLE_K SKINNY_BODY(OUT_GELU) }
+__kernel __attribute__((reqd_work_group_size(SK_WG, 1, 1))) void KERNEL(gemm_skinny_split)(SPLIT_ARGS) { SPLIT_K SKINNY_BODY(OUT_PART) }
 #endif
 
 // One row of A against W: out[n] (epilogue) A[a_row0] . W[n] + bias[n]. GEMV_ROWS outputs per

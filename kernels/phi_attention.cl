@@ -93,7 +93,7 @@ void KERNEL(flash_attn_decode_paged)(
     float l_i = 0.0f;
     for (int key = tid; key <= pos; key += DECODE_WG) {
         const size_t kat = (((size_t)table[key / page_size] * heads + head) * page_size + key % page_size) * HEAD_DIM;
-        decode_key(q_local, k_pages + kat, v_pages + kat, scale_log2, &m_i, &l_i, acc);
+        decode_key(q_local, k_pages + kat, v_pages + kat, scale_log2, &m_i, &l_i, acc, true);   // page rows: 16-byte aligned
     }
     decode_merge(m_i, l_i, acc, m_all, l_all, acc_all, 0, 0, heads, o, (int4)(0, hsz, HEAD_DIM, 0), 0);
 }

@@ -48,11 +48,12 @@ class BatcherTest {
         return out;
     }
 
-    static List<int[]> together(Batcher b, List<GenerationRequest> reqs) throws Exception {
+    /** Submits every request, pausing {@code pauseMs} after each third (0: all at once). */
+    static List<int[]> together(Batcher b, List<GenerationRequest> reqs, int pauseMs) throws Exception {
         List<CompletableFuture<GenerationResult>> fs = new ArrayList<>();
         for (int i = 0; i < reqs.size(); i++) {
             fs.add(b.submit(reqs.get(i)));
-            if (i % 3 == 2) Thread.sleep(30);   // later ones join a batch already running
+            if (i % 3 == 2 && pauseMs > 0) Thread.sleep(pauseMs);   // later ones join a batch already running
         }
         List<int[]> out = new ArrayList<>();
         for (var f : fs) out.add(f.get().tokens());
@@ -65,7 +66,7 @@ class BatcherTest {
         List<int[]> solo = new ArrayList<>();
         try (Batcher b = model.batcher(Batcher.Options.defaults().withMaxBatch(8))) {
             for (GenerationRequest r : reqs) solo.add(b.submit(r).get().tokens());
-            List<int[]> got = together(b, reqs);
+            List<int[]> got = together(b, reqs, 30);
             for (int i = 0; i < reqs.size(); i++) assertArrayEquals(solo.get(i), got.get(i), "request " + i + " together vs alone");
             long[] c = b.stepCounts();
             assertTrue(c[1] > c[0], "some steps decoded more than one sequence: " + c[1] + " rows in " + c[0] + " steps");
@@ -79,7 +80,7 @@ class BatcherTest {
         long onePage = 2L * model.info().layers() * model.info().heads() * 16 * model.info().headDim() * 4;
         int perSequence = (model.info().contextLength() + 15) / 16;
         try (Batcher b = model.batcher(Batcher.Options.defaults().withMaxBatch(8).withKvCacheBytes(onePage * perSequence))) {
-            List<int[]> got = together(b, reqs);
+            List<int[]> got = together(b, reqs, 0);   // all at once, so that they run together on a fast device too
             for (int i = 0; i < reqs.size(); i++) assertArrayEquals(solo.get(i), got.get(i), "request " + i + " with preemptions vs alone");
             assertTrue(b.stepCounts()[2] > 0, "the small cache preempted some sequence");
             assertEquals(0, b.cacheUsage(), 1e-9, "every page back");

@@ -17,7 +17,7 @@ import picocli.CommandLine.Option;
 /** {@code flashcl bench attention}: kernel timings as a Markdown table, optionally JSON. */
 @Command(name = "bench", description = "Benchmarks (device time from OpenCL profiling events).",
         subcommands = {BenchCommand.Attention.class, BenchCommand.TokenizerSpeed.class, BenchCommand.Generate.class, BenchCommand.Soak.class,
-                BenchCommand.Serve.class})
+                BenchCommand.Serve.class, BenchCommand.Batch.class})
 final class BenchCommand {
 
     @Command(name = "attention", mixinStandardHelpOptions = true,
@@ -100,6 +100,30 @@ final class BenchCommand {
                  dev.flashcl.internal.phi.PhiModel m = dev.flashcl.internal.phi.PhiModel.load(ctx, model.resolve(),
                          dev.flashcl.internal.phi.PhiModel.Options.defaults().withStorage(GenerateCommand.parseStorage(storage)).withChunk(chunk), n -> {})) {
                 var out = GenerateBench.run(ctx, m, o, System.out);
+                if (json != null) new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(json, out);
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "batch", mixinStandardHelpOptions = true,
+            description = "The batched decode step of continuous batching alone: step time and tokens/s at several row counts, every row at one context, "
+                    + "then the largest step traced kernel by kernel.")
+    static final class Batch implements Callable<Integer> {
+        @picocli.CommandLine.Mixin ModelOptions model;
+        @picocli.CommandLine.Mixin DeviceOption device;
+        @Option(names = "--rows", split = ",", defaultValue = "1,8,32,64", description = "Rows a step, one measurement each (default: ${DEFAULT-VALUE}).") List<Integer> rows;
+        @Option(names = "--context", defaultValue = "640", description = "Positions in each row's cache (default: ${DEFAULT-VALUE}).") int context;
+        @Option(names = "--steps", defaultValue = "16", description = "Timed steps per row count, median (default: ${DEFAULT-VALUE}).") int steps;
+        @Option(names = "--max-batch", defaultValue = "64", description = "The batch's capacity (default: ${DEFAULT-VALUE}, the server's).") int maxBatch;
+        @Option(names = "--page-size", defaultValue = "16", description = "Positions per KV page (default: ${DEFAULT-VALUE}).") int pageSize;
+        @Option(names = "--json", description = "Also write the results as JSON to this file.") File json;
+
+        @Override
+        public Integer call() throws Exception {
+            try (ClContext ctx = ClContext.open(device.spec);
+                 dev.flashcl.internal.phi.PhiModel m = dev.flashcl.internal.phi.PhiModel.load(ctx, model.resolve(), dev.flashcl.internal.phi.PhiModel.Options.defaults(), n -> {})) {
+                var out = dev.flashcl.bench.BatchBench.run(ctx, m, new dev.flashcl.bench.BatchBench.Options(rows, context, steps, maxBatch, pageSize), System.out);
                 if (json != null) new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(json, out);
             }
             return 0;

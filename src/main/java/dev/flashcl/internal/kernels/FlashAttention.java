@@ -146,7 +146,8 @@ public final class FlashAttention implements AutoCloseable {
      */
     public Map<String, Object> decodeDefines() {
         return Map.of("HEAD_DIM", headDim, "DECODE_WG", decodeWg, "STORAGE_F16", storage.define(), "WITH_PREFILL", 0,
-                "UNROLL_HINTS", unrollHints(ctx.device()));
+                "UNROLL_HINTS", unrollHints(ctx.device()),
+                "DECODE_LOADS16", storage == Storage.F16 && headDim % 8 == 0 && !"off".equals(System.getProperty("flashcl.decodeLoads16")) ? 1 : 0);
     }
 
     /**

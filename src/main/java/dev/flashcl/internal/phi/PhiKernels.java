@@ -27,7 +27,11 @@ public final class PhiKernels {
     private final ClProgram program;
     private final Storage storage;
     private final int lnWg, gemvWg, gemvRows, argmaxWg, computeUnits;
-    private final boolean tensorCores;
+    private final boolean tensorCores, skinny;
+    /** Up to this many rows the tensor-core products take the skinny kernel (a batched decode step). */
+    public static final int SKINNY_ROWS = 64;
+    /** Groups of 4 warps that split k inside a skinny work-group (phi.cl's SK_GROUPS). */
+    static final int SKINNY_GROUPS = 2;
 
     /**
      * The decode GEMVs' shape: work-items per work-group and outputs per work-group (each output
@@ -108,12 +112,14 @@ public final class PhiKernels {
         if (tryTensorCores && storage == Storage.F16 && ctx.tensorCores()) {
             Map<String, Object> withMma = new HashMap<>(defines);
             withMma.put("MMA", 1);
+            withMma.put("SK_GROUPS", SKINNY_GROUPS);
             withMma.put("MMA_LDMATRIX", Integer.getInteger("flashcl.mmaLdmatrix", 2));   // see phi.cl: 0 none, 1 all, 2 all but residual
             mma = ctx.tryProgram("phi.cl", withMma, "the tensor-core GEMM kernels").orElse(null);
             if (mma != null) log.info("tensor cores: prefill matrix products use inline PTX mma.sync on {} (-Dflashcl.tensorCores=off for the portable kernels)",
                     ctx.device().name());
         }
         tensorCores = mma != null;
+        skinny = !"off".equals(System.getProperty("flashcl.skinnyGemm"));   // off: 128-row tiles for every row count (to measure against)
         program = mma != null ? mma : ctx.program("phi.cl", defines);
     }
 
@@ -128,11 +134,11 @@ public final class PhiKernels {
 
     /**
      * The prefill GEMM kernels: portable tilings of 64 x 64 and 128 x 128 outputs per work-group
-     * of 16 x 16, and the tensor-core one (128 x 128 per work-group of 256, fp16 storage, k a
-     * multiple of 8).
+     * of 16 x 16, and the tensor-core ones (fp16 storage, k a multiple of 8): 128 x 128 per
+     * work-group of 256, and for few rows 64 rows x 64 outputs per work-group of 256.
      */
     public enum Gemm {
-        TILE64("gemm_", 64), TILE128("gemm128_", 128), MMA("gemm_mma_", 128);
+        TILE64("gemm_", 64), TILE128("gemm128_", 128), MMA("gemm_mma_", 128), SKINNY("gemm_skinny_", 64);
 
         /** Kernel name prefix: the epilogue ({@code f32out}, {@code gelu}) or {@code split} follows. */
         public final String prefix;
@@ -146,7 +152,11 @@ public final class PhiKernels {
         /** The NDRange over rows x n outputs, in {@code splits} parts along k (z; 1 for the plain kernels). */
         public long[] global(int rows, int n, int splits) {
             long tn = (n + tile - 1) / tile, tm = (rows + tile - 1) / tile;
-            return this == MMA ? new long[] {tn * 256, tm, splits} : new long[] {tn * 16, tm * 16, splits};
+            return switch (this) {
+                case MMA -> new long[] {tn * 256, tm, splits};
+                case SKINNY -> new long[] {tn * 128 * SKINNY_GROUPS, tm, splits};
+                default -> new long[] {tn * 16, tm * 16, splits};
+            };
         }
 
         public long[] global(int rows, int n) {
@@ -154,13 +164,19 @@ public final class PhiKernels {
         }
 
         public long[] local() {
-            return this == MMA ? new long[] {256, 1, 1} : new long[] {16, 16, 1};
+            return switch (this) {
+                case MMA -> new long[] {256, 1, 1};
+                case SKINNY -> new long[] {128 * SKINNY_GROUPS, 1, 1};
+                default -> new long[] {16, 16, 1};
+            };
         }
     }
 
     /**
-     * The GEMM for rows x n outputs over k: tensor cores when built and k allows, else the 128
-     * tiling when that still gives two tiles per compute unit, else the 64 one.
+     * The GEMM for rows x n outputs over k: tensor cores when built and k allows (the skinny
+     * kernel up to {@link #SKINNY_ROWS} rows, unless {@code -Dflashcl.skinnyGemm=off}), else the
+     * 128 tiling for more than 64 rows when that still gives two tiles per compute unit, else the
+     * 64 one.
      */
     public Gemm gemm(int rows, int n, int k) {
         return gemm(rows, n, k % 8 == 0, 1);
@@ -168,9 +184,9 @@ public final class PhiKernels {
 
     /** The same choice for a product in {@code splits} parts along k, {@code k8}: every k range a multiple of 8. */
     public Gemm gemm(int rows, int n, boolean k8, int splits) {
-        if (tensorCores && k8) return Gemm.MMA;
+        if (tensorCores && k8) return rows <= SKINNY_ROWS && skinny ? Gemm.SKINNY : Gemm.MMA;
         long big = (long) ((rows + 127) / 128) * ((n + 127) / 128) * splits;
-        return big >= 2L * computeUnits ? Gemm.TILE128 : Gemm.TILE64;
+        return rows > 64 && big >= 2L * computeUnits ? Gemm.TILE128 : Gemm.TILE64;
     }
 
     /**
@@ -192,7 +208,7 @@ public final class PhiKernels {
 
     /** Whether this program has that GEMM's kernels. */
     public boolean has(Gemm g) {
-        return g != Gemm.MMA || tensorCores;
+        return g != Gemm.MMA && g != Gemm.SKINNY || tensorCores;
     }
 
     public Storage storage() {

@@ -136,10 +136,16 @@ class PhiKernelsTest {
         // the tensor-core kernel: k a multiple of 8; tails in k (k % 32), several k tiles (its double
         // buffer), several work-groups both ways, and partial ones
         int[][] mmaSizes = {{1, 1, 8}, {17, 64, 64}, {65, 129, 80}, {130, 200, 40}, {257, 384, 264}, {300, 136, 1000}};
+        // the skinny tensor-core kernel (batched decode): one row, rows that end inside an 8-row
+        // mma tile, a whole 64-row tile, more than one; outputs inside a warp's 16, and past a
+        // work-group's 64; k inside one chunk of 128, a tail of 8 after whole chunks, several
+        // (chunks of 64, alternating between the work-group's two k groups: one chunk, an odd count, many)
+        int[][] skinnySizes = {{1, 1, 8}, {3, 16, 40}, {8, 70, 128}, {37, 200, 136}, {64, 64, 1000}, {65, 129, 264}, {130, 81, 392}, {20, 300, 2568}};
         List<Arguments> out = new ArrayList<>();
         for (Storage s : Storage.values()) for (String epi : new String[] {"f32out", "gelu"}) {
             for (int[] z : sizes) for (Gemm g : new Gemm[] {Gemm.TILE64, Gemm.TILE128}) out.add(Arguments.of(s, epi, z[0], z[1], z[2], g));
             if (s == Storage.F16) for (int[] z : mmaSizes) out.add(Arguments.of(s, epi, z[0], z[1], z[2], Gemm.MMA));
+            if (s == Storage.F16) for (int[] z : skinnySizes) out.add(Arguments.of(s, epi, z[0], z[1], z[2], Gemm.SKINNY));
         }
         return out.stream();
     }
@@ -261,7 +267,7 @@ class PhiKernelsTest {
         int[][] sizes = {{1, 1, 8, 8, 0}, {17, 64, 64, 200, 0}, {65, 129, 80, 328, 32}, {130, 200, 40, 1000, 0}, {257, 136, 264, 600, 96}};
         List<Arguments> out = new ArrayList<>();
         for (Storage s : Storage.values()) for (int[] z : sizes) for (Gemm g : Gemm.values()) {
-            if (g != Gemm.MMA || s == Storage.F16) out.add(Arguments.of(s, g, z[0], z[1], z[2], z[3], z[4]));
+            if (g != Gemm.MMA && g != Gemm.SKINNY || s == Storage.F16) out.add(Arguments.of(s, g, z[0], z[1], z[2], z[3], z[4]));
         }
         return out.stream();
     }
