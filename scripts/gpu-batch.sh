@@ -12,7 +12,7 @@ export PYTHONUNBUFFERED=1 GPU_JAVA_OPTS=-Xmx24g
 [ -f /tmp/phi2/model/config.json ] || timeout 240 python3 scripts/phi2_reference.py /tmp/phi2 2>&1 | grep -v Warning | tail -3
 cp testdata/tokenizer/tokenizer.json /tmp/phi2/model/
 if [ "${TESTS:-yes}" != no ]; then
-  timeout 240 bash -c "source .gpu/env.sh; gpu_test --select-class dev.flashcl.internal.phi.PhiKernelsTest --select-class dev.flashcl.internal.phi.PhiBatchTest \
+  timeout 240 bash -c "source .gpu/env.sh; GPU_JAVA_OPTS='${TEST_OPTS:-}' gpu_test --select-class dev.flashcl.internal.phi.PhiKernelsTest --select-class dev.flashcl.internal.phi.PhiBatchTest \
     --select-class dev.flashcl.BatcherTest --details=tree" > "$out/batch-tests.log" 2>&1
   echo "tests exit $?"; grep -E "tests (successful|failed|found)" "$out/batch-tests.log"
   grep -B2 -A12 -E "✘" "$out/batch-tests.log" | head -40
@@ -30,3 +30,5 @@ if [ "${SERVE:-yes}" != no ]; then
     2>&1 | grep -v INFO | tee "$out/bench-serve.log"
 fi
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,clocks.max.mem --format=csv > "$out/gpu.csv" 2>&1
+# a device call returns at most 8 files: the logs and JSON also travel as one archive
+tar -C "$out" -czf /tmp/batch-results.tgz . && mv /tmp/batch-results.tgz "$out/"
