@@ -81,12 +81,13 @@ public final class FlashCl implements AutoCloseable {
 
     /**
      * Loads a Phi model directory as Hugging Face writes it (config.json, model.safetensors or
-     * its shards, the tokenizer files) onto the device. Every file, tensor and the device memory
+     * its shards, the tokenizer files), or a GGUF file of llama.cpp's phi2 architecture (or a
+     * directory holding one), onto the device. Every file, tensor and the device memory
      * needed are checked before anything is allocated; on failure nothing stays on the device.
      * Loading ends with a one-token warm-up pass, so kernel compilation (at build, or a driver's
      * on first launch) is counted in the load, not in the first generation's speed.
      *
-     * @param modelDir the model directory
+     * @param modelDir the model directory or {@code .gguf} file
      * @param options  context length, precision, prefill chunk, progress
      * @return the model, ready to generate
      * @throws FlashClException naming the file, tensor or field at fault, or the memory short
@@ -94,10 +95,11 @@ public final class FlashCl implements AutoCloseable {
     public LanguageModel load(Path modelDir, LoadOptions options) {
         PhiModel.Options o = PhiModel.Options.defaults().withContext(options.contextLength()).withChunk(options.prefillChunk())
                 .withStorage(options.precision() == Precision.F32 ? Storage.F32 : Storage.F16);
-        long total = dev.flashcl.internal.checkpoint.Checkpoint.open(modelDir).bytes();
+        dev.flashcl.internal.phi.ModelFiles files = dev.flashcl.internal.phi.ModelFiles.open(modelDir);
+        long total = files.checkpoint().bytes();
         long[] done = {0};
         long t0 = System.nanoTime(), builds0 = ctx.programBuildNanos();
-        PhiModel m = PhiModel.load(ctx, modelDir, o, n -> options.progress().loaded(done[0] += n, total));
+        PhiModel m = PhiModel.load(ctx, files, o, n -> options.progress().loaded(done[0] += n, total));
         m.warmUp();
         LanguageModel model = new LanguageModel(m, modelDir, System.nanoTime() - t0, ctx.programBuildNanos() - builds0);
         synchronized (models) {

@@ -85,10 +85,10 @@ final class GenerateCommand implements Callable<Integer> {
 
         // The model's files, tokenizer and prompt length, before the device
         Path dir = model.resolve();
-        PhiConfig cfg = PhiConfig.read(dir);
-        Checkpoint ck = Checkpoint.open(dir);
-        PhiModel.validate(ck, cfg);
-        Tokenizer tok = Tokenizer.load(dir);
+        dev.flashcl.internal.phi.ModelFiles files = dev.flashcl.internal.phi.ModelFiles.open(dir);
+        PhiConfig cfg = files.config();
+        Checkpoint ck = files.checkpoint();
+        Tokenizer tok = files.requireTokenizer();
         tok.checkAgainst(cfg.vocabSize(), dir);
         int[] ids = tok.encode(text);
         int ctxLen = context != null ? context : cfg.maxPositions();

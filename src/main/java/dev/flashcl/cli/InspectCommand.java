@@ -32,10 +32,10 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Path dir = model.resolve();
-        PhiConfig c = PhiConfig.read(dir);
-        Checkpoint ck = Checkpoint.open(dir);
-        PhiModel.validate(ck, c);
-        Tokenizer tok = Tokenizer.load(dir);
+        dev.flashcl.internal.phi.ModelFiles files = dev.flashcl.internal.phi.ModelFiles.open(dir);
+        PhiConfig c = files.config();
+        Checkpoint ck = files.checkpoint();
+        Tokenizer tok = files.requireTokenizer();
         tok.checkAgainst(c.vocabSize(), dir);
         int ctxLen = context == null ? c.maxPositions() : context;
         if (ctxLen < 1 || ctxLen > c.maxPositions()) throw new IllegalArgumentException("--context must be 1.." + c.maxPositions() + ", got " + ctxLen);

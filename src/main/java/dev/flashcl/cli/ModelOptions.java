@@ -6,8 +6,8 @@ import picocli.CommandLine.Option;
 
 /** {@code --model DIR}, or the embedded model: the small Phi model inside the jar, unpacked once to a cache directory. */
 final class ModelOptions {
-    @Option(names = "--model", paramLabel = "DIR",
-            description = "A Hugging Face Phi model directory (config.json, *.safetensors, tokenizer files). Default: the embedded model.")
+    @Option(names = "--model", paramLabel = "DIR|FILE",
+            description = "A Hugging Face Phi model directory (config.json, *.safetensors, tokenizer files) or a phi2 .gguf file. Default: the embedded model.")
     Path model;
 
     Path resolve() {

@@ -169,6 +169,51 @@ public final class Tokenizer {
     }
 
     /**
+     * The tokenizer a GGUF file carries ({@code tokenizer.ggml.*}: model "gpt2", tokens, token
+     * types, merges). Normal tokens form the byte-level vocabulary; control tokens (type 3) are
+     * special added tokens, user-defined ones (type 4) plain added tokens, both stored as their
+     * text, as llama.cpp's converter writes them; unused ones (type 5, padding) are left out.
+     *
+     * @param file a {@code .gguf} file
+     * @return the tokenizer
+     * @throws dev.flashcl.FlashClException naming the file and the key at fault
+     */
+    public static Tokenizer fromGguf(Path file) {
+        var g = dev.flashcl.internal.checkpoint.GgufFile.read(file);
+        String model = g.string("tokenizer.ggml.model", null);
+        if (model == null) throw new CheckpointException(file + ": metadata tokenizer.ggml.model is missing (the file carries no tokenizer)");
+        if (!model.equals("gpt2")) throw new CheckpointException(file + ": tokenizer.ggml.model is \"" + model + "\"; flashcl reads GPT-2 style byte-level BPE (\"gpt2\")");
+        List<?> tokens = g.array("tokenizer.ggml.tokens"), types = g.array("tokenizer.ggml.token_type"), mergeList = g.array("tokenizer.ggml.merges");
+        if (tokens == null) throw new CheckpointException(file + ": metadata tokenizer.ggml.tokens is missing");
+        if (mergeList == null) throw new CheckpointException(file + ": metadata tokenizer.ggml.merges is missing");
+        if (types != null && types.size() != tokens.size()) {
+            throw new CheckpointException(file + ": tokenizer.ggml.token_type has " + types.size() + " entries for " + tokens.size() + " tokens");
+        }
+        Map<String, Integer> vocab = new HashMap<>(), added = new HashMap<>();
+        Map<String, Boolean> specials = new HashMap<>();
+        for (int id = 0; id < tokens.size(); id++) {
+            if (!(tokens.get(id) instanceof String text)) throw new CheckpointException(file + ": tokenizer.ggml.tokens[" + id + "] is not a string");
+            long type = types == null ? 1 : types.get(id) instanceof Long l ? l : -1;
+            if (type == 5) continue;
+            if (type == 3 || type == 4) {
+                if (text.isEmpty()) throw new CheckpointException(file + ": tokenizer.ggml.tokens[" + id + "] is an empty added token");
+                added.put(text, id);
+                specials.put(text, type == 3);
+            } else if (type >= 1 && type <= 6) {
+                if (vocab.putIfAbsent(text, id) != null) throw new CheckpointException(file + ": token '" + text + "' appears twice in tokenizer.ggml.tokens");
+            } else {
+                throw new CheckpointException(file + ": tokenizer.ggml.token_type[" + id + "] is " + types.get(id) + "; GGUF token types are 1..6");
+            }
+        }
+        List<String[]> merges = new ArrayList<>();
+        for (Object m : mergeList) {
+            if (!(m instanceof String line)) throw new CheckpointException(file + ": tokenizer.ggml.merges[" + merges.size() + "] is not a string");
+            merges.add(splitMerge(line, file, merges.size()));
+        }
+        return new Tokenizer(vocab, merges, added, specials, g.bool("tokenizer.ggml.clean_spaces", true), file.toString());
+    }
+
+    /**
      * @param vocabFile    {@code vocab.json}: token to id
      * @param mergesFile   {@code merges.txt}: one merge a line, by rank
      * @param addedFile    {@code added_tokens.json} (may be absent)

@@ -3,6 +3,7 @@ package dev.flashcl.fuzz;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.flashcl.internal.checkpoint.Checkpoint;
 import dev.flashcl.internal.checkpoint.CheckpointException;
+import dev.flashcl.internal.checkpoint.GgufFile;
 import dev.flashcl.internal.checkpoint.PhiConfig;
 import dev.flashcl.internal.checkpoint.SafetensorsFile;
 import dev.flashcl.internal.checkpoint.TensorInfo;
@@ -15,7 +16,7 @@ import java.util.Map;
 
 /**
  * Coverage-guided fuzzing (Jazzer) of everything flashcl reads from a downloaded model
- * directory: a safetensors file, the shard index, config.json and tokenizer.json (the
+ * directory: a safetensors file, the shard index, config.json, tokenizer.json and a GGUF file (the
  * vocab.json + merges.txt form has no target yet). Every input must end in a result or flashcl's own
  * CheckpointException - an OutOfMemoryError from a lying length, an index out of bounds, any
  * other exception or a hang is a finding. Seeds: src/test/resources/dev/flashcl/fuzz/ReadersFuzzTestInputs/
@@ -93,6 +94,22 @@ class ReadersFuzzTest {
             Tokenizer t = Tokenizer.fromTokenizerJson(f, true);
             int[] ids = t.encode("def f(x):\n    return x  # é 😀 <|endoftext|>");
             t.decode(ids);
+        } catch (CheckpointException expected) {
+            // a clear refusal
+        }
+    }
+
+    @FuzzTest(maxDuration = "10s")
+    void gguf(byte[] data) {
+        Path f = write("model.gguf", data);
+        try {
+            GgufFile g = GgufFile.read(f);
+            for (GgufFile.Tensor t : g.tensors().values()) {   // every byte range it accepts lies inside the file
+                if (t.bytes() > 0 && t.bytes() <= 1 << 16) Checkpoint.map(new TensorInfo(t.name(), t.type(), t.shape(), f, t.offset(), t.bytes())).get((int) t.bytes() - 1);
+            }
+            Checkpoint.gguf(g);
+            PhiConfig.fromGguf(g).parameters();
+            Tokenizer.fromGguf(f).encode("def f(x):\n    return x  <|endoftext|>");
         } catch (CheckpointException expected) {
             // a clear refusal
         }

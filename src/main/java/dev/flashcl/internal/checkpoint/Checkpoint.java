@@ -15,10 +15,13 @@ import java.util.Map;
 import java.util.TreeSet;
 
 /**
- * The tensors of a Hugging Face checkpoint directory: one {@code model.safetensors}, or the shards
- * that {@code model.safetensors.index.json} lists. Headers are read and checked when opened;
- * tensor bytes are memory-mapped one tensor at a time ({@link #map}), so no shard is ever held on
- * the Java heap.
+ * The tensors of a model under transformers' names: a Hugging Face checkpoint directory (one
+ * {@code model.safetensors}, or the shards that {@code model.safetensors.index.json} lists) or a
+ * GGUF file, whose tensors ({@code blk.N.attn_qkv.weight}, ...) are renamed to transformers'
+ * ({@code model.layers.N.self_attn.qkv_proj.weight}: the fused q/k/v that llama.cpp's converter
+ * writes for Phi-2 has no transformers name; flashcl gives it this one). Headers are read and
+ * checked when opened; tensor bytes are memory-mapped one tensor at a time ({@link #map}), so no
+ * file is ever held on the Java heap.
  */
 public final class Checkpoint {
     public static final String SINGLE = "model.safetensors";
@@ -26,10 +29,59 @@ public final class Checkpoint {
 
     private final Path dir;
     private final Map<String, TensorInfo> tensors;
+    private final Map<String, String> fileNames;   // transformers' name -> the file's, where they differ
 
     private Checkpoint(Path dir, Map<String, TensorInfo> tensors) {
+        this(dir, tensors, Map.of());
+    }
+
+    private Checkpoint(Path dir, Map<String, TensorInfo> tensors, Map<String, String> fileNames) {
         this.dir = dir;
         this.tensors = Collections.unmodifiableMap(tensors);
+        this.fileNames = fileNames;
+    }
+
+    /** A GGUF file's tensors under transformers' names (tensors flashcl has no name for keep their own). */
+    public static Checkpoint gguf(GgufFile g) {
+        Map<String, TensorInfo> out = new LinkedHashMap<>();
+        Map<String, String> names = new java.util.HashMap<>();
+        for (GgufFile.Tensor t : g.tensors().values()) {
+            String name = transformersName(t.name());
+            if (out.containsKey(name)) throw new CheckpointException(g.file() + ": tensors '" + names.get(name) + "' and '" + t.name() + "' are the same weight");
+            out.put(name, new TensorInfo(name, t.type(), t.shape(), g.file(), t.offset(), t.bytes()));
+            names.put(name, t.name());
+        }
+        return new Checkpoint(g.file(), out, names);
+    }
+
+    private static final Map<String, String> GGUF_LAYER = Map.ofEntries(Map.entry("attn_norm", "input_layernorm"),
+            Map.entry("attn_qkv", "self_attn.qkv_proj"), Map.entry("attn_q", "self_attn.q_proj"), Map.entry("attn_k", "self_attn.k_proj"),
+            Map.entry("attn_v", "self_attn.v_proj"), Map.entry("attn_output", "self_attn.dense"), Map.entry("ffn_up", "mlp.fc1"),
+            Map.entry("ffn_down", "mlp.fc2"));
+    private static final Map<String, String> GGUF_TOP = Map.of("token_embd", "model.embed_tokens", "output_norm", "model.final_layernorm",
+            "output", "lm_head");
+
+    /** llama.cpp's name of a Phi-2 tensor to transformers'; unknown names are kept. */
+    static String transformersName(String gguf) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("blk\\.(\\d{1,9})\\.(\\w+)\\.(weight|bias)").matcher(gguf);
+        if (m.matches() && GGUF_LAYER.containsKey(m.group(2))) return "model.layers." + m.group(1) + "." + GGUF_LAYER.get(m.group(2)) + "." + m.group(3);
+        int dot = gguf.lastIndexOf('.');
+        if (dot > 0 && GGUF_TOP.containsKey(gguf.substring(0, dot))) return GGUF_TOP.get(gguf.substring(0, dot)) + gguf.substring(dot);
+        return gguf;
+    }
+
+    /** The tensor's name as its file spells it (a GGUF name for a GGUF file), for messages. */
+    public String fileName(String name) {
+        if (fileNames.isEmpty() || fileNames.containsKey(name)) return fileNames.getOrDefault(name, name);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("model\\.layers\\.(\\d+)\\.(.+)\\.(weight|bias)").matcher(name);
+        for (var e : GGUF_LAYER.entrySet()) if (m.matches() && e.getValue().equals(m.group(2))) return "blk." + m.group(1) + "." + e.getKey() + "." + m.group(3);
+        for (var e : GGUF_TOP.entrySet()) if (name.startsWith(e.getValue() + ".")) return e.getKey() + name.substring(e.getValue().length());
+        return name;
+    }
+
+    /** Whether this checkpoint is a GGUF file. */
+    public boolean isGguf() {
+        return !fileNames.isEmpty();
     }
 
     public static Checkpoint open(Path dir) {
@@ -89,7 +141,7 @@ public final class Checkpoint {
 
     public TensorInfo get(String name) {
         TensorInfo t = tensors.get(name);
-        if (t == null) throw new CheckpointException(dir + ": tensor '" + name + "' is missing from the checkpoint");
+        if (t == null) throw new CheckpointException(dir + ": tensor '" + fileName(name) + "' is missing from the checkpoint");
         return t;
     }
 

@@ -76,6 +76,34 @@ public record PhiConfig(int vocabSize, int hiddenSize, int intermediateSize, int
         return cfg;
     }
 
+    /**
+     * The config of a GGUF file of llama.cpp's {@code phi2} architecture: {@code phi2.*} metadata
+     * (embedding_length, feed_forward_length, block_count, attention.head_count[_kv],
+     * attention.layer_norm_epsilon, rope.dimension_count, rope.freq_base, context_length), the
+     * vocabulary from the token embedding's rows, and the tokenizer's bos/eos ids. The embeddings
+     * are tied when the file has no {@code output.weight}.
+     */
+    public static PhiConfig fromGguf(GgufFile g) {
+        String arch = g.string("general.architecture", null);
+        if (arch == null) throw new CheckpointException(g.file() + ": metadata general.architecture is missing");
+        if (!arch.equals("phi2")) throw new CheckpointException(g.file() + ": architecture \"" + arch + "\"; flashcl runs \"phi2\" models (Phi-2 and its shape)");
+        int hidden = g.required("phi2.embedding_length", 1, 1 << 16), heads = g.required("phi2.attention.head_count", 1, 1 << 10);
+        int kvHeads = g.metadata().containsKey("phi2.attention.head_count_kv") ? g.required("phi2.attention.head_count_kv", 1, 1 << 10) : heads;
+        int rot = g.required("phi2.rope.dimension_count", 0, 1 << 10);
+        GgufFile.Tensor embed = g.tensors().get("token_embd.weight");
+        if (embed == null || embed.ne().length != 2) throw new CheckpointException(g.file() + ": tensor 'token_embd.weight' is missing or not a matrix");
+        if (embed.ne()[1] > Integer.MAX_VALUE) throw new CheckpointException(g.file() + ": tensor 'token_embd.weight' has " + embed.ne()[1] + " rows");
+        double partial = hidden % heads == 0 ? (double) rot / (hidden / heads) : 1.0;
+        if (hidden % heads == 0 && (int) (hidden / heads * partial) < rot) partial = Math.nextUp(partial);   // so that rotaryDims() truncates back to rot
+        int bos = (int) g.integer("tokenizer.ggml.bos_token_id", 50256), eos = (int) g.integer("tokenizer.ggml.eos_token_id", 50256);
+        PhiConfig cfg = new PhiConfig((int) embed.ne()[1], hidden, g.required("phi2.feed_forward_length", 1, 1 << 20),
+                g.required("phi2.block_count", 1, 1 << 12), heads, kvHeads, partial,
+                g.number("phi2.rope.freq_base", 10000.0), g.number("phi2.attention.layer_norm_epsilon", 1e-5), "gelu_new",
+                g.required("phi2.context_length", 1, 1 << 24), !g.tensors().containsKey("output.weight"), false, bos, java.util.List.of(eos), "phi");
+        cfg.check(g.file());
+        return cfg;
+    }
+
     /** Refuses, naming the field, a config this engine cannot run. */
     void check(Path file) {
         if (hiddenSize <= 0 || numHeads <= 0 || hiddenSize % numHeads != 0) {

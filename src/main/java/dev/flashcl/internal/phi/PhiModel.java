@@ -113,12 +113,17 @@ public final class PhiModel implements AutoCloseable {
         if (opts.prefillChunk() < 1) throw new IllegalArgumentException("prefill chunk must be positive, got " + opts.prefillChunk());
     }
 
-    /** Loads the model in {@code dir} (config.json, safetensors, tokenizer files) onto the device. */
+    /** Loads the model at {@code dir} (a Hugging Face directory or a GGUF file, see {@link ModelFiles}) onto the device. */
     public static PhiModel load(ClContext ctx, Path dir, Options opts, LongConsumer progress) {
-        PhiConfig cfg = PhiConfig.read(dir);
-        Checkpoint ck = Checkpoint.open(dir);
-        PhiWeights.validate(ck, cfg);
-        Tokenizer tok = Files.isRegularFile(dir.resolve("tokenizer.json")) || Files.isRegularFile(dir.resolve("vocab.json")) ? Tokenizer.load(dir) : null;
+        return load(ctx, ModelFiles.open(dir), opts, progress);
+    }
+
+    /** Loads model files already read and checked ({@link ModelFiles#open}) onto the device. */
+    public static PhiModel load(ClContext ctx, ModelFiles files, Options opts, LongConsumer progress) {
+        PhiConfig cfg = files.config();
+        Checkpoint ck = files.checkpoint();
+        Tokenizer tok = files.tokenizer();
+        Path dir = files.source();
         PhiModel m = new PhiModel(ctx, cfg, tok, opts);
         long need = deviceBytesFor(cfg, m.st, m.context, opts.prefillChunk(), opts.allLogits(), ck.has("lm_head.weight"));
         long have = ctx.device().globalMemBytes() - ctx.bytesInUse();

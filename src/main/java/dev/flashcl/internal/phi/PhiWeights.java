@@ -3,6 +3,7 @@ package dev.flashcl.internal.phi;
 import dev.flashcl.internal.checkpoint.Checkpoint;
 import dev.flashcl.internal.checkpoint.CheckpointException;
 import dev.flashcl.internal.checkpoint.DType;
+import dev.flashcl.internal.checkpoint.GgmlBlocks;
 import dev.flashcl.internal.checkpoint.PhiConfig;
 import dev.flashcl.internal.checkpoint.TensorInfo;
 import dev.flashcl.internal.cl.ClBuffer;
@@ -52,10 +53,17 @@ final class PhiWeights implements AutoCloseable {
         for (int i = 0; i < c.numLayers(); i++) {
             expect(ck, layer(i, "input_layernorm.weight"), h);
             expect(ck, layer(i, "input_layernorm.bias"), h);
-            for (String p : new String[] {"q_proj", "k_proj", "v_proj", "dense"}) {
-                expect(ck, layer(i, "self_attn." + p + ".weight"), h, h);
-                expect(ck, layer(i, "self_attn." + p + ".bias"), h);
+            if (ck.has(layer(i, "self_attn.qkv_proj.weight"))) {   // a GGUF file's fused attn_qkv
+                expect(ck, layer(i, "self_attn.qkv_proj.weight"), 3 * h, h);
+                expect(ck, layer(i, "self_attn.qkv_proj.bias"), 3 * h);
+            } else {
+                for (String p : new String[] {"q_proj", "k_proj", "v_proj"}) {
+                    expect(ck, layer(i, "self_attn." + p + ".weight"), h, h);
+                    expect(ck, layer(i, "self_attn." + p + ".bias"), h);
+                }
             }
+            expect(ck, layer(i, "self_attn.dense.weight"), h, h);
+            expect(ck, layer(i, "self_attn.dense.bias"), h);
             expect(ck, layer(i, "mlp.fc1.weight"), f, h);
             expect(ck, layer(i, "mlp.fc1.bias"), f);
             expect(ck, layer(i, "mlp.fc2.weight"), h, f);
@@ -78,13 +86,16 @@ final class PhiWeights implements AutoCloseable {
 
     private static void expect(Checkpoint ck, String name, long... shape) {
         if (!ck.has(name)) {
-            throw new CheckpointException(ck.dir() + ": tensor '" + name + "' is missing (the config needs it" +
-                    (name.startsWith("transformer.") ? "" : "; is this the older phi-msft layout?") + ")");
+            throw new CheckpointException(ck.dir() + ": tensor '" + ck.fileName(name) + "' is missing (the config needs it" +
+                    (ck.isGguf() ? ")" : "; is this the older phi-msft layout?)"));
         }
         TensorInfo t = ck.get(name);
         if (!Arrays.equals(t.shape(), shape)) {
-            throw new CheckpointException(t.file() + ": tensor '" + name + "' has shape " + t.shapeString() + " but config.json implies "
+            throw new CheckpointException(t.file() + ": tensor '" + ck.fileName(name) + "' has shape " + t.shapeString() + " but " + (ck.isGguf() ? "the metadata implies " : "config.json implies ")
                     + Arrays.toString(shape));
+        }
+        if (shape.length == 1 && t.dtype().quantized()) {
+            throw new CheckpointException(t.file() + ": tensor '" + ck.fileName(name) + "' is " + t.dtype() + "; vectors (biases, LayerNorm) must be F32, F16 or BF16");
         }
     }
 
@@ -105,8 +116,11 @@ final class PhiWeights implements AutoCloseable {
             Layer[] layers = new Layer[c.numLayers()];
             for (int i = 0; i < layers.length; i++) {
                 String[] qkv = {"q_proj", "k_proj", "v_proj"};
-                ClBuffer qkvW = up.fused(layer(i, "self_attn.qkv (fused)"), ck, layer(i, "self_attn.%s.weight"), qkv, s);
-                ClBuffer qkvB = up.fused(layer(i, "self_attn.qkv.bias (fused)"), ck, layer(i, "self_attn.%s.bias"), qkv, Storage.F32);
+                boolean fusedInFile = ck.has(layer(i, "self_attn.qkv_proj.weight"));
+                ClBuffer qkvW = fusedInFile ? up.matrix(layer(i, "self_attn.qkv_proj.weight"), ck.get(layer(i, "self_attn.qkv_proj.weight")), s)
+                        : up.fused(layer(i, "self_attn.qkv (fused)"), ck, layer(i, "self_attn.%s.weight"), qkv, s);
+                ClBuffer qkvB = fusedInFile ? up.vector(ck.get(layer(i, "self_attn.qkv_proj.bias")))
+                        : up.fused(layer(i, "self_attn.qkv.bias (fused)"), ck, layer(i, "self_attn.%s.bias"), qkv, Storage.F32);
                 layers[i] = new Layer(up.vector(ck.get(layer(i, "input_layernorm.weight"))), up.vector(ck.get(layer(i, "input_layernorm.bias"))),
                         qkvW, qkvB,
                         up.matrix(layer(i, "self_attn.dense.weight"), ck.get(layer(i, "self_attn.dense.weight")), s),
@@ -184,17 +198,16 @@ final class PhiWeights implements AutoCloseable {
             return b;
         }
 
-        /** Elements [e0, e0 + n) of {@code src} (dtype of t) appended to {@code dst} as {@code target}. */
+        /** Elements [e0, e0 + n) of {@code src} (dtype of t, block types dequantized) appended to {@code dst} as {@code target}. */
         private static void convert(TensorInfo t, ByteBuffer src, long e0, long n, Storage target, ByteBuffer dst) {
-            for (long i = 0; i < n; i++) {
-                int at = (int) ((e0 + i) * t.dtype().bytes);
-                float f = switch (t.dtype()) {
-                    case F16 -> Half.toFloat(src.getShort(at));
-                    case BF16 -> Float.intBitsToFloat((src.getShort(at) & 0xffff) << 16);
-                    case F32 -> src.getFloat(at);
-                };
-                if (target == Storage.F16) dst.putShort(Half.fromFloat(f));
-                else dst.putFloat(f);
+            float[] f = new float[(int) Math.min(n, STAGE_ELEMENTS)];
+            for (long done = 0; done < n; done += f.length) {
+                int m = (int) Math.min(f.length, n - done);
+                GgmlBlocks.dequantize(t.dtype(), src, e0 + done, m, f);
+                for (int i = 0; i < m; i++) {
+                    if (target == Storage.F16) dst.putShort(Half.fromFloat(f[i]));
+                    else dst.putFloat(f[i]);
+                }
             }
         }
 
@@ -217,7 +230,7 @@ final class PhiWeights implements AutoCloseable {
                 convert(t, src, e0, n, target, stage);
                 stage.flip();
                 dst.write(dstOffset + e0 * target.bytes, stage);
-                progress.accept((long) n * t.dtype().bytes);
+                progress.accept(t.dtype().bytesOf(n));
             }
         }
     }
