@@ -479,6 +479,121 @@ void KERNEL(gemv_dense_fc2)(__global const STORE_T* o, __global const STORE_T* w
     if (lid == 0) EPI_RESIDUAL(total + bd[n] + b2[n], x, n);
 }
 
+// Quantized weights (WQ 8: ggml's Q8_0, WQ 4: Q4_0; programs built with WQ hold these kernels).
+// A matrix of n_rows x k (k a multiple of 32) keeps ggml's blocks of 32 along k, split in two
+// arrays: every block's quants in row order (Q8_0: 32 int8; Q4_0: 16 bytes, byte j holding
+// element j in its low nibble and j + 16 in its high one), then every block's fp16 scale d:
+//   x = d q (Q8_0), x = d (q - 8) (Q4_0)
+// so that a work-item's 16 elements are one aligned 16-byte (Q8_0) or 8-byte (Q4_0) load. The
+// decode GEMVs are the fp16 ones' with this inner product; prefill and batched products take
+// their weights dequantized into a STORE_T scratch matrix (dequant_rows) by the GEMM kernels.
+#ifndef WQ
+#define WQ 0
+#endif
+#if WQ
+#define QROW(k) (WQ == 8 ? (size_t)(k) : (size_t)(k) / 2)   /* quant bytes of a row */
+#define QSCALES(w, rows, k) ((__global const half*)((w) + (size_t)(rows) * QROW(k)))
+
+inline float8 act8(__global const STORE_T* a) {
+#if STORAGE_F16
+    const uint4 r = *(__global const uint4*)a;
+    return vload_half8(0, (const __private half*)&r);
+#else
+    return (float8)(*(__global const float4*)a, *(__global const float4*)(a + 4));
+#endif
+}
+
+inline float dot8f(float8 x, float8 y) {
+    return dot(x.lo, y.lo) + dot(x.hi, y.hi);
+}
+
+// Chunk c (16 elements: half of block c / 2) of row `row`: its 16 weights as two float8, in the
+// order of the activations they meet (lo: a[off .. off + 7], hi: a[off2 .. off2 + 7]).
+inline void qchunk(__global const uchar* w, size_t row, int k, int c, float8* lo, float8* hi, int* off, int* off2) {
+#if WQ == 8
+    const char16 q = *(__global const char16*)(w + row * QROW(k) + 16 * (size_t)c);
+    *lo = convert_float8(q.lo);
+    *hi = convert_float8(q.hi);
+    *off = 16 * c;
+    *off2 = 16 * c + 8;
+#else
+    const int b = c / 2, h = c % 2;
+    const uchar8 q = *(__global const uchar8*)(w + row * QROW(k) + 16 * (size_t)b + 8 * h);
+    *lo = convert_float8(q & (uchar)15) - 8.0f;
+    *hi = convert_float8(q >> (uchar)4) - 8.0f;
+    *off = 32 * b + 8 * h;
+    *off2 = 32 * b + 16 + 8 * h;
+#endif
+}
+
+// This lane's share (of `lanes`) of A . W[row] over k, chunk by chunk, scaled per block.
+inline float qgemv_lane(__global const STORE_T* ar, __global const uchar* w, __global const half* scales, size_t row, int k, int lane, int lanes) {
+    float s = 0.0f;
+    const int chunks = k / 16;
+    for (int c = lane; c < chunks; c += lanes) {
+        float8 lo, hi;
+        int off, off2;
+        qchunk(w, row, k, c, &lo, &hi, &off, &off2);
+        s += vload_half(row * (size_t)(k / 32) + c / 2, scales) * (dot8f(lo, act8(ar + off)) + dot8f(hi, act8(ar + off2)));
+    }
+    return s;
+}
+
+// The lm_head of a decode step (and of a prefill's last row): gemv_f32out with quantized W.
+__kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1)))
+void KERNEL(qgemv_f32out)(__global const STORE_T* a, int a_row0, __global const uchar* w, __global const float* bias,
+                          __global float* out, int n_out, int k) {
+    const int lid = get_local_id(0), lane = lid % LANES;
+    const int n = get_group_id(0) * GEMV_ROWS + lid / LANES;
+    const float s = n < n_out ? qgemv_lane(a + (size_t)a_row0 * k, w, QSCALES(w, n_out, k), n, k, lane, LANES) : 0.0f;
+    GEMV_REDUCE(s)
+    if (lane == 0 && n < n_out) EPI_F32(total + bias[n], out, n);
+}
+
+// gemv_qkv_fc1 with quantized W1 (n1 x k) and W2 (n2 x k).
+__kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1)))
+void KERNEL(qgemv_qkv_fc1)(__global const STORE_T* h, __global const uchar* w1, __global const float* b1, __global float* out1, int n1,
+                           __global const uchar* w2, __global const float* b2, __global STORE_T* out2, int n2, int k) {
+    const int lid = get_local_id(0), lane = lid % LANES;
+    const int n = get_group_id(0) * GEMV_ROWS + lid / LANES;
+    const float s = n < n1 ? qgemv_lane(h, w1, QSCALES(w1, n1, k), n, k, lane, LANES)
+                  : n < n1 + n2 ? qgemv_lane(h, w2, QSCALES(w2, n2, k), n - n1, k, lane, LANES) : 0.0f;
+    GEMV_REDUCE(s)
+    if (lane == 0 && n < n1) EPI_F32(total + b1[n], out1, n);
+    else if (lane == 0 && n < n1 + n2) EPI_GELU(total + b2[n - n1], out2, n - n1);
+}
+
+// gemv_dense_fc2 with quantized Wd (n_out x k1) and W2 (n_out x k2).
+__kernel __attribute__((reqd_work_group_size(GEMV_WG, 1, 1)))
+void KERNEL(qgemv_dense_fc2)(__global const STORE_T* o, __global const uchar* wd, __global const float* bd, int k1,
+                             __global const STORE_T* g, __global const uchar* w2, __global const float* b2, int k2,
+                             __global float* x, int n_out) {
+    __local float red[GEMV_WG];
+    const int lid = get_local_id(0), n = get_group_id(0);
+    const float s = qgemv_lane(o, wd, QSCALES(wd, n_out, k1), n, k1, lid, GEMV_WG) + qgemv_lane(g, w2, QSCALES(w2, n_out, k2), n, k2, lid, GEMV_WG);
+    const float total = wg_sum(s, red);
+    if (lid == 0) EPI_RESIDUAL(total + bd[n] + b2[n], x, n);
+}
+
+// out[row, :] = the dequantized W[row, :] (rounded to STORE_T). NDRange (k / 16, n_rows).
+__kernel void KERNEL(dequant_rows)(__global const uchar* w, int n_rows, int k, __global STORE_T* out) {
+    const int c = get_global_id(0), row = get_global_id(1);
+    if (c >= k / 16 || row >= n_rows) return;
+    float8 lo, hi;
+    int off, off2;
+    qchunk(w, row, k, c, &lo, &hi, &off, &off2);
+    const float d = vload_half((size_t)row * (k / 32) + c / 2, QSCALES(w, n_rows, k));
+    __global STORE_T* r = out + (size_t)row * k;
+#if STORAGE_F16
+    vstore_half8_rte(d * lo, 0, r + off);
+    vstore_half8_rte(d * hi, 0, r + off2);
+#else
+    vstore8(d * lo, 0, r + off);
+    vstore8(d * hi, 0, r + off2);
+#endif
+}
+#endif
+
 // qkv [rows, 3H] fp32 -> q [heads, rows, D] (STORE_T) and k, v appended to this layer's cache
 // [heads, ctx, D] (starting at row cache_row0 of the all-layer cache) at positions pos0 .. pos0 + rows - 1. Rotate-half RoPE on the first `rot`
 // dims of q and k: with half = rot / 2, dim d < half pairs with d + half,

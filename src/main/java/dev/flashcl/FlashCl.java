@@ -94,7 +94,8 @@ public final class FlashCl implements AutoCloseable {
      */
     public LanguageModel load(Path modelDir, LoadOptions options) {
         PhiModel.Options o = PhiModel.Options.defaults().withContext(options.contextLength()).withChunk(options.prefillChunk())
-                .withStorage(options.precision() == Precision.F32 ? Storage.F32 : Storage.F16);
+                .withStorage(options.precision() == Precision.F32 ? Storage.F32 : Storage.F16)
+                .withWeights(options.weights() == WeightFormat.AS_STORED ? null : dev.flashcl.internal.checkpoint.DType.valueOf(options.weights().name()));
         dev.flashcl.internal.phi.ModelFiles files = dev.flashcl.internal.phi.ModelFiles.open(modelDir);
         long total = files.checkpoint().bytes();
         long[] done = {0};

@@ -23,8 +23,10 @@ public final class LoadOptions {
     private final Precision precision;
     private final int prefillChunk;
     private final Progress progress;
+    private final WeightFormat weights;
 
     private LoadOptions(Builder b) {
+        this.weights = b.weights;
         this.contextLength = b.contextLength;
         this.precision = b.precision;
         this.prefillChunk = b.prefillChunk;
@@ -61,12 +63,18 @@ public final class LoadOptions {
         return progress;
     }
 
+    /** @return how the weight matrices are stored on the device */
+    public WeightFormat weights() {
+        return weights;
+    }
+
     /** Builds {@link LoadOptions}; each setter checks its value. */
     public static final class Builder {
         private int contextLength;
         private Precision precision = Precision.F16;
         private int prefillChunk = 2048;
         private Progress progress = (done, total) -> {};
+        private WeightFormat weights = WeightFormat.AS_STORED;
 
         private Builder() {}
 
@@ -112,6 +120,17 @@ public final class LoadOptions {
         }
 
         /** @return the options */
+        /**
+         * @param weights Q8_0 or Q4_0 to quantize the weight matrices while loading (about 1.9x or
+         *                3.4x fewer bytes than fp16 streamed per token); AS_STORED (the default) keeps them as the file holds them
+         * @return this builder
+         */
+        public Builder weights(WeightFormat weights) {
+            if (weights == null) throw new IllegalArgumentException("weights must be given (AS_STORED, Q8_0 or Q4_0)");
+            this.weights = weights;
+            return this;
+        }
+
         public LoadOptions build() {
             return new LoadOptions(this);
         }

@@ -37,13 +37,14 @@ public final class GenerateBench {
         result.put("driver", ctx.device().driverVersion());
         result.put("date", java.time.LocalDate.now().toString());
         result.put("storage", m.storage().suffix);
+        result.put("weights", m.weightsDescription());
         result.put("prefill_chunk", o.chunk());
         result.put("tensor_cores", m.tensorCores());
         result.put("parameters", m.config().parameters());
         result.put("device_bytes", ctx.bytesInUse());
         result.put("kernels_per_decode_token", m.kernelsPerDecodeStep(512));
         print.printf(Locale.ROOT, "device %s (%s), %s, %s weights, %,d parameters, device memory %s, %d kernels per decode token at context 512, "
-                        + "prefill chunk %d, tensor cores %s%n", ctx.device().name(), ctx.device().driverVersion(), java.time.LocalDate.now(), m.storage().suffix,
+                        + "prefill chunk %d, tensor cores %s%n", ctx.device().name(), ctx.device().driverVersion(), java.time.LocalDate.now(), m.weightsDescription(),
                 m.config().parameters(), Bytes.format(ctx.bytesInUse()), m.kernelsPerDecodeStep(512), o.chunk(), m.tensorCores() ? "on" : "off");
         for (int p : o.promptLengths()) {
             if (p < 1 || p > m.contextLength()) throw new IllegalArgumentException("--prompt-lengths: " + p + " is outside 1.." + m.contextLength() + " (the model's context)");
@@ -160,8 +161,9 @@ public final class GenerateBench {
     static java.util.Map<String, Object> profile(ClContext ctx, PhiModel m, java.util.SplittableRandom rng, int vocab, PrintStream print) {
         var c = m.config();
         long h = c.hiddenSize(), f = c.intermediateSize(), v = c.vocabSize(), sb = m.storage().bytes;
-        java.util.Map<String, Long> weightBytes = java.util.Map.of("qkv+mlp.fc1", (3 * h * h + f * h) * sb * c.numLayers(),
-                "dense+mlp.fc2", (h * h + h * f) * sb * c.numLayers(), "lm_head", v * h * sb);
+        java.util.function.BiFunction<dev.flashcl.internal.checkpoint.DType, Long, Long> bytes = (t, n) -> t == null ? n * sb : t.bytesOf(n);
+        java.util.Map<String, Long> weightBytes = java.util.Map.of("qkv+mlp.fc1", bytes.apply(m.layerFormat(), (3 * h * h + f * h) * c.numLayers()),
+                "dense+mlp.fc2", bytes.apply(m.layerFormat(), (h * h + h * f) * c.numLayers()), "lm_head", bytes.apply(m.headFormat(), v * h));
         java.util.Map<String, double[]> byKind = new java.util.LinkedHashMap<>();
         m.reset();
         int context = Math.min(512, m.contextLength() - 4);

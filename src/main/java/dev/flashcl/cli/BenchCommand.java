@@ -92,13 +92,15 @@ final class BenchCommand {
         @Option(names = "--repeat", defaultValue = "5", description = "Timed prefill runs per length (median).") int repeat;
         @Option(names = "--steps", defaultValue = "32", description = "Timed decode steps per context (median).") int steps;
         @Option(names = "--prefill-chunk", defaultValue = "2048", description = "Prompt tokens per prefill pass (default: ${DEFAULT-VALUE}).") int chunk;
+        @Option(names = "--weights", defaultValue = "stored", description = GenerateCommand.WEIGHTS_HELP) String weights;
         @Option(names = "--json", description = "Also write the results as JSON to this file.") File json;
         @Override
         public Integer call() throws Exception {
             var o = new GenerateBench.Options(promptLengths, contexts, repeat, steps, chunk);
             try (ClContext ctx = ClContext.open(device.spec);
                  dev.flashcl.internal.phi.PhiModel m = dev.flashcl.internal.phi.PhiModel.load(ctx, model.resolve(),
-                         dev.flashcl.internal.phi.PhiModel.Options.defaults().withStorage(GenerateCommand.parseStorage(storage)).withChunk(chunk), n -> {})) {
+                         dev.flashcl.internal.phi.PhiModel.Options.defaults().withStorage(GenerateCommand.parseStorage(storage)).withChunk(chunk)
+                                 .withWeights(GenerateCommand.weightsType(weights)), n -> {})) {
                 var out = GenerateBench.run(ctx, m, o, System.out);
                 if (json != null) new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(json, out);
             }

@@ -65,6 +65,8 @@ final class GenerateCommand implements Callable<Integer> {
     String storage;
     @Option(names = "--prefill-chunk", defaultValue = "2048", description = "Prompt tokens per prefill pass (default: ${DEFAULT-VALUE}).")
     int chunk;
+    @Option(names = "--weights", defaultValue = "stored", description = WEIGHTS_HELP)
+    String weights;
     @Option(names = "--clean-up-spaces", description = "Apply transformers' clean-up of tokenization spaces when decoding (off by default: it corrupts code).")
     boolean cleanUp;
 
@@ -73,6 +75,7 @@ final class GenerateCommand implements Callable<Integer> {
         LoadOptions.Builder load = LoadOptions.builder();
         Cli.option("--storage", () -> load.precision(parsePrecision(storage)));
         Cli.option("--prefill-chunk", () -> load.prefillChunk(chunk));
+        Cli.option("--weights", () -> load.weights(parseWeights(weights)));
         if (context != null) Cli.option("--context", () -> load.contextLength(context));
         GenerationRequest.Builder req = GenerationRequest.builder();
         Cli.option("--max-new-tokens", () -> req.maxNewTokens(maxNewTokens));
@@ -167,6 +170,24 @@ final class GenerateCommand implements Callable<Integer> {
             default -> throw new IllegalArgumentException("must be f16 or f32, got " + s);
         };
     }
+
+    static dev.flashcl.WeightFormat parseWeights(String s) {
+        return switch (s.toLowerCase(Locale.ROOT)) {
+            case "stored", "as-stored" -> dev.flashcl.WeightFormat.AS_STORED;
+            case "q8_0", "q8" -> dev.flashcl.WeightFormat.Q8_0;
+            case "q4_0", "q4" -> dev.flashcl.WeightFormat.Q4_0;
+            default -> throw new IllegalArgumentException("must be stored, q8_0 or q4_0, got " + s);
+        };
+    }
+
+    /** --weights for the internal loaders: null for as stored. */
+    static dev.flashcl.internal.checkpoint.DType weightsType(String s) {
+        var w = Cli.option("--weights", () -> parseWeights(s));
+        return w == dev.flashcl.WeightFormat.AS_STORED ? null : dev.flashcl.internal.checkpoint.DType.valueOf(w.name());
+    }
+
+    static final String WEIGHTS_HELP = "Weight matrices on the device: stored (as the file holds them: fp16, or a GGUF file's Q8_0/Q4_0 blocks), "
+            + "q8_0 or q4_0 (quantized at load, ggml's blocks; fewer bytes a token).";
 
     static dev.flashcl.internal.kernels.Storage parseStorage(String s) {
         return Cli.option("--storage", () -> parsePrecision(s)) == Precision.F32 ? dev.flashcl.internal.kernels.Storage.F32 : dev.flashcl.internal.kernels.Storage.F16;

@@ -34,12 +34,15 @@ final class ServeCommand implements Callable<Integer> {
     int maxBody;
     @Option(names = "--max-connections", defaultValue = "256", description = "Open connections at most (default: ${DEFAULT-VALUE}).")
     int maxConnections;
+    @Option(names = "--weights", defaultValue = "stored", description = GenerateCommand.WEIGHTS_HELP)
+    String weights;
 
     @Override
     public Integer call() throws Exception {
         String key = apiKey != null ? apiKey : System.getenv("FLASHCL_API_KEY");
         LoadOptions.Builder load = LoadOptions.builder();
         if (context != null) Cli.option("--context", () -> load.contextLength(context));
+        Cli.option("--weights", () -> load.weights(GenerateCommand.parseWeights(weights)));
         Path dir = model.resolve();
         String name = modelName != null ? modelName : model.model == null ? "flashcl-embedded" : dir.toAbsolutePath().normalize().getFileName().toString();
         FlashClServer.Options opts = Cli.option("--port, --max-queue, --max-batch, --max-body, --max-connections or --api-key",

@@ -40,6 +40,7 @@ final class VerifyCommand implements Callable<Integer> {
     @Option(names = "--reference", required = true, description = "Directory with reference.json (prompt ids, greedy ids) and reference.safetensors (tensor 'logits' [T, V] fp32).")
     Path reference;
     @Option(names = "--storage", defaultValue = "f16", description = "Weights and KV cache on the device: f16 or f32 (default: ${DEFAULT-VALUE}).") String storage;
+    @Option(names = "--weights", defaultValue = "stored", description = GenerateCommand.WEIGHTS_HELP) String weights;
     @Option(names = "--max-rel-diff", defaultValue = "0.002", description = "Largest max |diff| of the logits, as a fraction of max |ref| (default: ${DEFAULT-VALUE}; "
             + "Phi-2's size in fp16 on an H200: 0.0008).")
     double maxRelDiff;
@@ -68,7 +69,7 @@ final class VerifyCommand implements Callable<Integer> {
         if (!t.containsKey("logits")) throw new IllegalArgumentException(reference.resolve("reference.safetensors") + ": no tensor 'logits'");
         FloatBuffer want = Checkpoint.map(t.get("logits")).asFloatBuffer();
         try (ClContext ctx = ClContext.open(device.spec);
-             PhiModel m = PhiModel.load(ctx, model.resolve(), PhiModel.Options.defaults().withStorage(GenerateCommand.parseStorage(storage))
+             PhiModel m = PhiModel.load(ctx, model.resolve(), PhiModel.Options.defaults().withStorage(GenerateCommand.parseStorage(storage)).withWeights(GenerateCommand.weightsType(weights))
                      .withChunk(prompt.length).withAllLogits(true), n -> {})) {
             int v = m.config().vocabSize();
             TensorInfo lt = t.get("logits");

@@ -26,6 +26,9 @@ public final class PhiKernels {
     private static final Logger log = LoggerFactory.getLogger(PhiKernels.class);
     private final ClProgram program;
     private final Storage storage;
+    private final ClContext ctx;
+    private final Map<String, Object> defines;
+    private final Map<dev.flashcl.internal.checkpoint.DType, ClProgram> quantPrograms = new java.util.EnumMap<>(dev.flashcl.internal.checkpoint.DType.class);
     private final int lnWg, gemvWg, gemvRows, argmaxWg, computeUnits;
     private final boolean tensorCores, skinny;
     /** Up to this many rows the tensor-core products take the skinny kernel (a batched decode step). */
@@ -106,7 +109,8 @@ public final class PhiKernels {
                     + "the outputs at most the work-group, the work-group at most " + max + " (-Dflashcl.gemvWg, -Dflashcl.gemvRows)");
         }
         argmaxWg = Math.min(256, Integer.highestOneBit(max));
-        Map<String, Object> defines = new HashMap<>(Map.of("STORAGE_F16", storage.define(), "LN_WG", lnWg, "GEMV_WG", gemvWg,
+        this.ctx = ctx;
+        defines = new HashMap<>(Map.of("STORAGE_F16", storage.define(), "LN_WG", lnWg, "GEMV_WG", gemvWg,
                 "GEMV_ROWS", gemvRows, "ARGMAX_WG", argmaxWg, "MMA", 0));
         ClProgram mma = null;
         if (tryTensorCores && storage == Storage.F16 && ctx.tensorCores()) {
@@ -130,6 +134,29 @@ public final class PhiKernels {
 
     public ClKernel kernel(String base) {
         return program.kernel(base + "_" + storage.suffix);
+    }
+
+    /**
+     * A kernel of the program for quantized weights {@code weights} (Q8_0 or Q4_0: phi.cl built
+     * with WQ, the qgemv and dequant kernels), or of the main program when {@code weights} is null.
+     */
+    public ClKernel kernel(String base, dev.flashcl.internal.checkpoint.DType weights) {
+        if (weights == null) return kernel(base);
+        ClProgram p = quantPrograms.computeIfAbsent(weights, t -> {
+            Map<String, Object> d = new HashMap<>(defines);
+            d.put("WQ", wqDefine(t));
+            return ctx.program("phi.cl", d);
+        });
+        return p.kernel(base + "_" + storage.suffix);
+    }
+
+    /** phi.cl's WQ for a weight format the quantized kernels take. */
+    public static int wqDefine(dev.flashcl.internal.checkpoint.DType t) {
+        return switch (t) {
+            case Q8_0 -> 8;
+            case Q4_0 -> 4;
+            default -> throw new IllegalArgumentException(t + " weights have no device kernels (Q8_0 and Q4_0 do)");
+        };
     }
 
     /**

@@ -1,6 +1,7 @@
 package dev.flashcl.internal.phi;
 
 import dev.flashcl.internal.checkpoint.Checkpoint;
+import dev.flashcl.internal.checkpoint.DType;
 import dev.flashcl.internal.checkpoint.PhiConfig;
 import dev.flashcl.internal.cl.Bytes;
 import dev.flashcl.internal.cl.ClBuffer;
@@ -60,26 +61,33 @@ public final class PhiModel implements AutoCloseable {
      * @param storage       weights, KV cache and matrix-product inputs: F16 (default) or F32
      * @param prefillChunk  rows per prefill pass; longer prompts run in chunks
      * @param allLogits     keep the logits of every prompt row (tests), not only the last
+     * @param weights       Q8_0 or Q4_0: the layer matrices and lm_head quantized at load; null: as stored
      */
-    public record Options(int contextLength, Storage storage, int prefillChunk, boolean allLogits) {
+    public record Options(int contextLength, Storage storage, int prefillChunk, boolean allLogits, DType weights) {
         public static Options defaults() {
-            return new Options(0, Storage.F16, 2048, false);
+            return new Options(0, Storage.F16, 2048, false, null);
         }
 
         public Options withStorage(Storage s) {
-            return new Options(contextLength, s, prefillChunk, allLogits);
+            return new Options(contextLength, s, prefillChunk, allLogits, weights);
         }
 
         public Options withContext(int n) {
-            return new Options(n, storage, prefillChunk, allLogits);
+            return new Options(n, storage, prefillChunk, allLogits, weights);
         }
 
         public Options withChunk(int n) {
-            return new Options(contextLength, storage, n, allLogits);
+            return new Options(contextLength, storage, n, allLogits, weights);
         }
 
         public Options withAllLogits(boolean b) {
-            return new Options(contextLength, storage, prefillChunk, b);
+            return new Options(contextLength, storage, prefillChunk, b, weights);
+        }
+
+        /** Quantize the layer matrices and lm_head to Q8_0 or Q4_0 at load (null: as the file holds them). */
+        public Options withWeights(DType t) {
+            if (t != null) PhiKernels.wqDefine(t);
+            return new Options(contextLength, storage, prefillChunk, allLogits, t);
         }
     }
 
@@ -125,7 +133,8 @@ public final class PhiModel implements AutoCloseable {
         Tokenizer tok = files.tokenizer();
         Path dir = files.source();
         PhiModel m = new PhiModel(ctx, cfg, tok, opts);
-        long need = deviceBytesFor(cfg, m.st, m.context, opts.prefillChunk(), opts.allLogits(), ck.has("lm_head.weight"));
+        DType[] formats = PhiWeights.formats(ck, cfg, opts.weights());
+        long need = deviceBytesFor(cfg, m.st, m.context, opts.prefillChunk(), opts.allLogits(), ck.has("lm_head.weight") || formats[1] != null, formats[0], formats[1]);
         long have = ctx.device().globalMemBytes() - ctx.bytesInUse();
         if (need > have) {
             throw new DeviceMemoryException(String.format("%s needs about %s of device memory at context %d (%s weights), but %s has %s free; "
@@ -134,12 +143,12 @@ public final class PhiModel implements AutoCloseable {
         }
         try {
             long t0 = System.nanoTime();
-            m.w = PhiWeights.load(ctx, ck, cfg, m.st, progress == null ? n -> {} : progress);
+            m.w = PhiWeights.load(ctx, ck, cfg, m.st, formats, progress == null ? n -> {} : progress);
             m.owned.add(m.w);
             m.build();
             log.info("loaded {} ({} parameters, {} weights) in {} ms; device memory {} ({} weights, {} KV cache for {} positions)",
-                    dir, cfg.parameters(), m.st.suffix, (System.nanoTime() - t0) / 1_000_000, Bytes.format(ctx.bytesInUse()),
-                    Bytes.format(PhiWeights.deviceBytes(cfg, m.st, !ck.has("lm_head.weight"))), Bytes.format(m.cacheBytes()), m.context);
+                    dir, cfg.parameters(), m.weightsDescription(), (System.nanoTime() - t0) / 1_000_000, Bytes.format(ctx.bytesInUse()),
+                    Bytes.format(PhiWeights.deviceBytes(cfg, m.st, !ck.has("lm_head.weight") && formats[1] == null, formats[0], formats[1])), Bytes.format(m.cacheBytes()), m.context);
             return m;
         } catch (RuntimeException e) {
             m.close();
@@ -166,10 +175,36 @@ public final class PhiModel implements AutoCloseable {
      * allocated (the check in {@link #load}, and {@code inspect}).
      */
     public static long deviceBytesFor(PhiConfig cfg, Storage st, int context, int prefillChunk, boolean allLogits, boolean separateHead) {
+        return deviceBytesFor(cfg, st, context, prefillChunk, allLogits, separateHead, null, null);
+    }
+
+    /** As above, with the layer matrices and lm_head in block types (null: the storage type), and the prefill's dequantized scratch. */
+    public static long deviceBytesFor(PhiConfig cfg, Storage st, int context, int prefillChunk, boolean allLogits, boolean separateHead,
+                                      DType layerFormat, DType headFormat) {
         long h = cfg.hiddenSize(), f = cfg.intermediateSize(), v = cfg.vocabSize(), rows = prefillChunk;
         long perRow = 4 * h + 3 * h * 4 + 3 * h * st.bytes + f * st.bytes;   // x, qkv, h/q/o, g
         long logitRows = allLogits ? rows : 1;
-        return PhiWeights.deviceBytes(cfg, st, !separateHead) + cacheBytes(cfg, st, context) + rows * perRow * 2 + logitRows * v * 4 + rows * 4;
+        long scratch = (layerFormat == null ? 0 : (Math.max(3 * h * h, f * h) + h * f) * st.bytes) + (headFormat != null && allLogits ? v * h * st.bytes : 0);
+        return PhiWeights.deviceBytes(cfg, st, !separateHead, layerFormat, headFormat) + cacheBytes(cfg, st, context) + rows * perRow * 2 + logitRows * v * 4
+                + rows * 4 + scratch;
+    }
+
+    /** The layers' matrices' block type on the device, or null for the storage type. */
+    public DType layerFormat() {
+        return w.layerFormat;
+    }
+
+    /** The lm_head's block type on the device, or null for the storage type. */
+    public DType headFormat() {
+        return w.headFormat;
+    }
+
+    /** "f16", or the block types with the storage: "Q4_0 (lm_head Q8_0), f16 activations". */
+    public String weightsDescription() {
+        if (w.layerFormat == null && w.headFormat == null) return st.suffix;
+        String layers = w.layerFormat == null ? st.suffix : w.layerFormat.name();
+        String head = w.headFormat == null ? st.suffix : w.headFormat.name();
+        return layers + (head.equals(layers) ? "" : " (lm_head " + head + ")") + ", " + st.suffix + " activations";
     }
 
     private void build() {
@@ -219,6 +254,12 @@ public final class PhiModel implements AutoCloseable {
         int fixedRows = batched ? maxRows : 0;
         ClBuffer idsIn = batched ? batch.ids : ids, logitsOut = batched ? batch.logits : logits;
         Graph g = new Graph(mode.name().toLowerCase(java.util.Locale.ROOT));
+        DType lf = w.layerFormat, hf = w.headFormat;
+        boolean all = batched || opts.allLogits() && !decode;
+        // quantized weights reach the GEMMs dequantized, a matrix at a time, into scratch in the storage type
+        ClBuffer scratchA = lf == null || decode ? null : own(ctx.allocate(mode.name().toLowerCase(java.util.Locale.ROOT) + " dequantized weights", (long) Math.max(3 * h, f) * h * st.bytes));
+        ClBuffer scratchB = lf == null || decode ? null : own(ctx.allocate(mode.name().toLowerCase(java.util.Locale.ROOT) + " dequantized weights (fc2)", (long) f * h * st.bytes));
+        ClBuffer scratchHead = hf == null || !all ? null : own(ctx.allocate(mode.name().toLowerCase(java.util.Locale.ROOT) + " dequantized lm_head", (long) v * h * st.bytes));
         Tensor x = g.tensor("x", 4L * h);
         g.node("embed", List.of(), List.of(x), gr -> {
             ClKernel kn = kernel(k, "embed").arg("ids", idsIn).arg("table", w.embed).arg("x", x.buffer()).arg("h", h).arg("vocab", v);
@@ -235,12 +276,13 @@ public final class PhiModel implements AutoCloseable {
             g.node(p + "input_layernorm", List.of(x), List.of(hn), gr -> layerNorm(k, x, lw.lnW(), lw.lnB(), hn));
             if (decode) {   // one launch for both products of h, one for both residual adds (fewer, larger launches)
                 g.node(p + "qkv+mlp.fc1", List.of(hn), List.of(qkv, mid), gr -> {
-                    ClKernel kn = kernel(k, "gemv_qkv_fc1").arg("h", hn.buffer()).arg("w1", lw.qkvW()).arg("b1", lw.qkvB()).arg("out1", qkv.buffer()).arg("n1", 3 * h)
+                    ClKernel kn = kernel(k, lf == null ? "gemv_qkv_fc1" : "qgemv_qkv_fc1", lf).arg("h", hn.buffer()).arg("w1", lw.qkvW()).arg("b1", lw.qkvB()).arg("out1", qkv.buffer()).arg("n1", 3 * h)
                             .arg("w2", lw.fc1W()).arg("b2", lw.fc1B()).arg("out2", mid.buffer()).arg("n2", f).arg("k", h);
                     return s -> kn.launch(ctx, k.gemvGlobal(3 * h + f), new long[] {k.gemvWg()});
                 });
             } else {
-                g.node(p + "attn.qkv", List.of(hn), List.of(qkv), gr -> gemm(k, "f32out", hn, lw.qkvW(), lw.qkvB(), qkv, 3 * h, h, fixedRows));
+                ClBuffer qkvW = dequantized(g, k, p + "attn.qkv.dequant", lw.qkvW(), lf, 3 * h, h, scratchA);
+                g.node(p + "attn.qkv", List.of(hn), List.of(qkv), gr -> gemm(k, "f32out", hn, qkvW, lw.qkvB(), qkv, 3 * h, h, fixedRows));
             }
             final long cacheOffset = (long) l * heads * context * d;
             final int off = Math.toIntExact(cacheOffset);
@@ -283,15 +325,18 @@ public final class PhiModel implements AutoCloseable {
             }
             if (decode) {
                 g.node(p + "dense+mlp.fc2", List.of(o, mid, x), List.of(x), gr -> {
-                    ClKernel kn = kernel(k, "gemv_dense_fc2").arg("o", o.buffer()).arg("wd", lw.denseW()).arg("bd", lw.denseB()).arg("k1", h)
+                    ClKernel kn = kernel(k, lf == null ? "gemv_dense_fc2" : "qgemv_dense_fc2", lf).arg("o", o.buffer()).arg("wd", lw.denseW()).arg("bd", lw.denseB()).arg("k1", h)
                             .arg("g", mid.buffer()).arg("w2", lw.fc2W()).arg("b2", lw.fc2B()).arg("k2", f).arg("x", x.buffer()).arg("n_out", h);
                     return s -> kn.launch(ctx, new long[] {(long) h * k.gemvWg()}, new long[] {k.gemvWg()});
                 });
             } else {
-                g.node(p + "mlp.fc1", List.of(hn), List.of(mid), gr -> gemm(k, "gelu", hn, lw.fc1W(), lw.fc1B(), mid, f, h, fixedRows));
+                ClBuffer fc1W = dequantized(g, k, p + "mlp.fc1.dequant", lw.fc1W(), lf, f, h, scratchA);
+                g.node(p + "mlp.fc1", List.of(hn), List.of(mid), gr -> gemm(k, "gelu", hn, fc1W, lw.fc1B(), mid, f, h, fixedRows));
                 PhiKernels.Split split = PhiKernels.Split.of(h, f);
                 Tensor part = g.tensor(p + "partials", 4L * split.parts() * h);
-                g.node(p + "dense+mlp.fc2", List.of(o, mid), List.of(part), gr -> splitGemm(k, split, o, lw.denseW(), mid, lw.fc2W(), part, h, f, fixedRows));
+                ClBuffer denseW = dequantized(g, k, p + "attn.dense.dequant", lw.denseW(), lf, h, h, scratchA);
+                ClBuffer fc2W = dequantized(g, k, p + "mlp.fc2.dequant", lw.fc2W(), lf, h, f, scratchB);
+                g.node(p + "dense+mlp.fc2", List.of(o, mid), List.of(part), gr -> splitGemm(k, split, o, denseW, mid, fc2W, part, h, f, fixedRows));
                 g.node(p + "residual", List.of(part, x), List.of(x), gr -> {
                     ClKernel kn = kernel(k, "residual_sum").arg("part", part.buffer()).arg("parts", split.parts()).arg("bd", lw.denseB()).arg("b2", lw.fc2B())
                             .arg("x", x.buffer()).arg("n_out", h);
@@ -299,20 +344,20 @@ public final class PhiModel implements AutoCloseable {
                 });
             }
         }
-        Tensor hf = g.tensor("final_h", (long) h * st.bytes);
-        g.node("final_layernorm", List.of(x), List.of(hf), gr -> layerNorm(k, x, w.finalLnW, w.finalLnB, hf));
-        boolean all = batched || opts.allLogits() && !decode;
-        g.node("lm_head", List.of(hf), List.of(), gr -> {
-            if (batched) return gemm(k, "f32out", hf, w.lmHeadW, w.lmHeadB, logitsOut, v, h, fixedRows);
+        Tensor fh = g.tensor("final_h", (long) h * st.bytes);
+        g.node("final_layernorm", List.of(x), List.of(fh), gr -> layerNorm(k, x, w.finalLnW, w.finalLnB, fh));
+        ClBuffer headW = all ? dequantized(g, k, "lm_head.dequant", w.lmHeadW, hf, v, h, scratchHead) : w.lmHeadW;
+        g.node("lm_head", List.of(fh), List.of(), gr -> {
+            if (batched) return gemm(k, "f32out", fh, headW, w.lmHeadB, logitsOut, v, h, fixedRows);
             if (all) {
-                ClKernel kn = kernel(k, "gemm_f32out").arg("a", hf.buffer()).arg("a_row0", 0).arg("w", w.lmHeadW).arg("bias", w.lmHeadB).arg("out", logits)
+                ClKernel kn = kernel(k, "gemm_f32out").arg("a", fh.buffer()).arg("a_row0", 0).arg("w", headW).arg("bias", w.lmHeadB).arg("out", logits)
                         .arg("n_out", v).arg("k", h);
                 return s -> {
                     kn.arg("rows", s.rows());
                     kn.launch(ctx, PhiKernels.Gemm.TILE64.global(s.rows(), v), PhiKernels.Gemm.TILE64.local());
                 };
             }
-            ClKernel kn = kernel(k, "gemv_f32out").arg("a", hf.buffer()).arg("w", w.lmHeadW).arg("bias", w.lmHeadB).arg("out", logits).arg("n_out", v).arg("k", h);
+            ClKernel kn = kernel(k, hf == null ? "gemv_f32out" : "qgemv_f32out", hf).arg("a", fh.buffer()).arg("w", w.lmHeadW).arg("bias", w.lmHeadB).arg("out", logits).arg("n_out", v).arg("k", h);
             return s -> {
                 kn.arg("a_row0", s.rows() - 1);   // the last row only
                 kn.launch(ctx, k.gemvGlobal(v), new long[] {k.gemvWg()});
@@ -335,6 +380,23 @@ public final class PhiModel implements AutoCloseable {
 
     ClKernel kernel(PhiKernels k, String name) {
         return own(k.kernel(name));
+    }
+
+    ClKernel kernel(PhiKernels k, String name, DType weights) {
+        return own(k.kernel(name, weights));
+    }
+
+    /**
+     * {@code wt} itself when it is in the storage type; for block type {@code format}, a node that
+     * dequantizes it ({@code rows} x {@code cols}) into {@code scratch}, which it returns.
+     */
+    private ClBuffer dequantized(Graph g, PhiKernels k, String name, ClBuffer wt, DType format, int rows, int cols, ClBuffer scratch) {
+        if (format == null) return wt;
+        g.node(name, List.of(), List.of(), gr -> {
+            ClKernel kn = kernel(k, "dequant_rows", format).arg("w", wt).arg("n_rows", rows).arg("k", cols).arg("out", scratch);
+            return s -> kn.launch(ctx, new long[] {cols / 16, rows}, null);
+        });
+        return scratch;
     }
 
     private Graph.Launch layerNorm(PhiKernels k, Tensor in, ClBuffer wt, ClBuffer b, Tensor out) {

@@ -30,9 +30,14 @@ final class PhiWeights implements AutoCloseable {
 
     final ClBuffer embed, finalLnW, finalLnB, lmHeadW, lmHeadB;
     final Layer[] layers;
+    /** The block type of the layers' four matrices and of the lm_head on the device (Q8_0, Q4_0), or null for the storage type. */
+    final DType layerFormat, headFormat;
     private final List<ClBuffer> owned;
 
-    private PhiWeights(ClBuffer embed, ClBuffer finalLnW, ClBuffer finalLnB, ClBuffer lmHeadW, ClBuffer lmHeadB, Layer[] layers, List<ClBuffer> owned) {
+    private PhiWeights(ClBuffer embed, ClBuffer finalLnW, ClBuffer finalLnB, ClBuffer lmHeadW, ClBuffer lmHeadB, Layer[] layers, List<ClBuffer> owned,
+                       DType layerFormat, DType headFormat) {
+        this.layerFormat = layerFormat;
+        this.headFormat = headFormat;
         this.embed = embed;
         this.finalLnW = finalLnW;
         this.finalLnB = finalLnB;
@@ -99,16 +104,57 @@ final class PhiWeights implements AutoCloseable {
         }
     }
 
-    /** Device bytes the weights take in {@code s}. */
-    static long deviceBytes(PhiConfig c, Storage s, boolean tiedUsesEmbedding) {
+    /** Device bytes the weights take in {@code s}, with the layer matrices and lm_head in the given block types (null: {@code s}). */
+    static long deviceBytes(PhiConfig c, Storage s, boolean tiedUsesEmbedding, DType layerFormat, DType headFormat) {
         long v = c.vocabSize(), h = c.hiddenSize(), f = c.intermediateSize();
-        long matrices = v * h + c.numLayers() * (4 * h * h + 2 * f * h) + (tiedUsesEmbedding ? 0 : v * h);
+        long layerElements = c.numLayers() * (4 * h * h + 2 * f * h);
+        long matrices = v * h * s.bytes + (layerFormat == null ? layerElements * s.bytes : layerFormat.bytesOf(layerElements))
+                + (tiedUsesEmbedding ? 0 : headFormat == null ? v * h * s.bytes : headFormat.bytesOf(v * h));
         long vectors = c.numLayers() * (2 * h + 3 * h + h + f + h) + 2 * h + v;
-        return matrices * s.bytes + vectors * 4;
+        return matrices + vectors * 4;
     }
 
-    static PhiWeights load(ClContext ctx, Checkpoint ck, PhiConfig c, Storage s, LongConsumer progress) {
+    static long deviceBytes(PhiConfig c, Storage s, boolean tiedUsesEmbedding) {
+        return deviceBytes(c, s, tiedUsesEmbedding, null, null);
+    }
+
+    /** The layer matrices of layer i as the checkpoint holds them: q, k, v (or the fused qkv), dense, fc1, fc2. */
+    static List<TensorInfo> layerMatrices(Checkpoint ck, int i) {
+        List<TensorInfo> out = new ArrayList<>();
+        if (ck.has(layer(i, "self_attn.qkv_proj.weight"))) out.add(ck.get(layer(i, "self_attn.qkv_proj.weight")));
+        else for (String p : new String[] {"q_proj", "k_proj", "v_proj"}) out.add(ck.get(layer(i, "self_attn." + p + ".weight")));
+        for (String n : new String[] {"self_attn.dense.weight", "mlp.fc1.weight", "mlp.fc2.weight"}) out.add(ck.get(layer(i, n)));
+        return out;
+    }
+
+    /**
+     * The device block types {layers, lm_head} (null: the storage type). {@code requested} (Q8_0,
+     * Q4_0: {@code --weights}) quantizes both at load; otherwise a file's Q8_0 or Q4_0 blocks stay
+     * as they are when every layer matrix has the one type (the fused products take one format),
+     * and any other block type is dequantized. The quantized kernels need rows of whole blocks.
+     */
+    static DType[] formats(Checkpoint ck, PhiConfig c, DType requested) {
+        boolean rowsFit = c.hiddenSize() % 32 == 0 && c.intermediateSize() % 32 == 0;
+        boolean hasHead = ck.has("lm_head.weight");
+        if (requested != null) {
+            if (!rowsFit) throw new CheckpointException(ck.dir() + ": --weights " + requested.name().toLowerCase(java.util.Locale.ROOT) + " needs hidden_size and intermediate_size "
+                    + "multiples of 32 (blocks of 32 along each row); this model has " + c.hiddenSize() + " and " + c.intermediateSize());
+            return new DType[] {requested, requested};   // a tied lm_head gets its own quantized copy, as llama.cpp's converter writes one
+        }
+        java.util.Set<DType> types = java.util.EnumSet.noneOf(DType.class);
+        for (int i = 0; i < c.numLayers(); i++) for (TensorInfo t : layerMatrices(ck, i)) types.add(t.dtype());
+        DType layers = types.size() == 1 && rowsFit && kernelType(types.iterator().next()) ? types.iterator().next() : null;
+        DType head = hasHead && rowsFit && kernelType(ck.get("lm_head.weight").dtype()) ? ck.get("lm_head.weight").dtype() : null;
+        return new DType[] {layers, head};
+    }
+
+    private static boolean kernelType(DType t) {
+        return t == DType.Q8_0 || t == DType.Q4_0;
+    }
+
+    static PhiWeights load(ClContext ctx, Checkpoint ck, PhiConfig c, Storage s, DType[] formats, LongConsumer progress) {
         List<ClBuffer> owned = new ArrayList<>();
+        DType lf = formats[0], hf = formats[1];
         try {
             Uploader up = new Uploader(ctx, owned, progress);
             long h = c.hiddenSize();
@@ -117,26 +163,44 @@ final class PhiWeights implements AutoCloseable {
             for (int i = 0; i < layers.length; i++) {
                 String[] qkv = {"q_proj", "k_proj", "v_proj"};
                 boolean fusedInFile = ck.has(layer(i, "self_attn.qkv_proj.weight"));
-                ClBuffer qkvW = fusedInFile ? up.matrix(layer(i, "self_attn.qkv_proj.weight"), ck.get(layer(i, "self_attn.qkv_proj.weight")), s)
+                List<TensorInfo> m = layerMatrices(ck, i);
+                ClBuffer qkvW = lf != null ? up.quantized(layer(i, "self_attn.qkv (fused)"), m.subList(0, m.size() - 3), lf)
+                        : fusedInFile ? up.matrix(layer(i, "self_attn.qkv_proj.weight"), ck.get(layer(i, "self_attn.qkv_proj.weight")), s)
                         : up.fused(layer(i, "self_attn.qkv (fused)"), ck, layer(i, "self_attn.%s.weight"), qkv, s);
                 ClBuffer qkvB = fusedInFile ? up.vector(ck.get(layer(i, "self_attn.qkv_proj.bias")))
                         : up.fused(layer(i, "self_attn.qkv.bias (fused)"), ck, layer(i, "self_attn.%s.bias"), qkv, Storage.F32);
                 layers[i] = new Layer(up.vector(ck.get(layer(i, "input_layernorm.weight"))), up.vector(ck.get(layer(i, "input_layernorm.bias"))),
                         qkvW, qkvB,
-                        up.matrix(layer(i, "self_attn.dense.weight"), ck.get(layer(i, "self_attn.dense.weight")), s),
+                        up.matrix(layer(i, "self_attn.dense.weight"), ck.get(layer(i, "self_attn.dense.weight")), s, lf),
                         up.vector(ck.get(layer(i, "self_attn.dense.bias"))),
-                        up.matrix(layer(i, "mlp.fc1.weight"), ck.get(layer(i, "mlp.fc1.weight")), s), up.vector(ck.get(layer(i, "mlp.fc1.bias"))),
-                        up.matrix(layer(i, "mlp.fc2.weight"), ck.get(layer(i, "mlp.fc2.weight")), s), up.vector(ck.get(layer(i, "mlp.fc2.bias"))));
+                        up.matrix(layer(i, "mlp.fc1.weight"), ck.get(layer(i, "mlp.fc1.weight")), s, lf), up.vector(ck.get(layer(i, "mlp.fc1.bias"))),
+                        up.matrix(layer(i, "mlp.fc2.weight"), ck.get(layer(i, "mlp.fc2.weight")), s, lf), up.vector(ck.get(layer(i, "mlp.fc2.bias"))));
             }
             ClBuffer lnW = up.vector(ck.get("model.final_layernorm.weight"));
             ClBuffer lnB = up.vector(ck.get("model.final_layernorm.bias"));
-            ClBuffer headW = ck.has("lm_head.weight") ? up.matrix("lm_head.weight", ck.get("lm_head.weight"), s) : embed;
+            TensorInfo head = ck.has("lm_head.weight") ? ck.get("lm_head.weight") : ck.get("model.embed_tokens.weight");
+            ClBuffer headW = hf != null ? up.quantized("lm_head.weight", List.of(head), hf) : ck.has("lm_head.weight") ? up.matrix("lm_head.weight", head, s) : embed;
             ClBuffer headB = up.vector(ck.get("lm_head.bias"));
-            return new PhiWeights(embed, lnW, lnB, headW, headB, layers, owned);
+            return new PhiWeights(embed, lnW, lnB, headW, headB, layers, owned, lf, hf);
         } catch (RuntimeException e) {
             for (ClBuffer b : owned) b.close();   // nothing half-loaded stays on the device
             throw e;
         }
+    }
+
+    /**
+     * ggml blocks of {@code t} (Q8_0 or Q4_0), in file order (row by row), as phi.cl's quantized
+     * kernels read them: every block's quants, then every block's fp16 scale (see phi.cl, WQ).
+     */
+    static ByteBuffer deviceLayout(DType t, ByteBuffer blocks) {
+        int n = blocks.remaining() / t.blockBytes, quant = t.blockBytes - 2, p0 = blocks.position();
+        ByteBuffer out = ByteBuffer.allocateDirect(n * t.blockBytes).order(ByteOrder.LITTLE_ENDIAN);
+        for (int b = 0; b < n; b++) {
+            int p = p0 + b * t.blockBytes;
+            out.putShort(n * quant + 2 * b, blocks.getShort(p));
+            for (int j = 0; j < quant; j++) out.put(b * quant + j, blocks.get(p + 2 + j));
+        }
+        return out;
     }
 
     @Override
@@ -162,6 +226,42 @@ final class PhiWeights implements AutoCloseable {
         ClBuffer alloc(String name, long bytes) {
             ClBuffer b = ctx.allocate(name, bytes);
             owned.add(b);
+            return b;
+        }
+
+        /** A matrix in block type {@code q} (null: in the storage type {@code s}). */
+        ClBuffer matrix(String name, TensorInfo t, Storage s, DType q) {
+            return q == null ? matrix(name, t, s) : quantized(name, List.of(t), q);
+        }
+
+        /**
+         * Matrices {@code parts} stacked (their rows one after another) as blocks of {@code q}, in
+         * phi.cl's layout, written in one transfer. A part already of type {@code q} is copied as
+         * its blocks; any other is dequantized and quantized with ggml's reference quantizer.
+         */
+        ClBuffer quantized(String name, List<TensorInfo> parts, DType q) {
+            long total = 0;
+            for (TensorInfo t : parts) total += q.bytesOf(t.elements());
+            if (total > Integer.MAX_VALUE) throw new CheckpointException(name + ": " + total + " bytes is over 2 GB");
+            ByteBuffer blocks = ByteBuffer.allocateDirect((int) total).order(ByteOrder.LITTLE_ENDIAN);
+            float[] f = new float[STAGE_ELEMENTS];
+            for (TensorInfo t : parts) {
+                ByteBuffer src = Checkpoint.map(t);
+                if (t.dtype() == q) {
+                    blocks.put(src);
+                } else {
+                    for (long e0 = 0; e0 < t.elements(); e0 += STAGE_ELEMENTS) {
+                        int n = (int) Math.min(STAGE_ELEMENTS, t.elements() - e0);
+                        GgmlBlocks.dequantize(t.dtype(), src, e0, n, f);
+                        if (q == DType.Q8_0) GgmlBlocks.quantizeQ8_0(f, 0, n, blocks);
+                        else GgmlBlocks.quantizeQ4_0(f, 0, n, blocks);
+                    }
+                }
+                progress.accept(t.bytes());
+            }
+            blocks.flip();
+            ClBuffer b = alloc(name, total);
+            b.write(0, deviceLayout(q, blocks));
             return b;
         }
 

@@ -51,7 +51,7 @@ class GgufModelTest {
         want = new ObjectMapper().readTree(dir.resolve("expected.json").toFile());
         GgufWriter.write(dir, tmp.resolve("embedded-f16.gguf"), false, n -> DType.F16);
         GgufWriter.write(dir, tmp.resolve("embedded-f16-fused.gguf"), true, n -> DType.F16);
-        GgufWriter.write(dir, tmp.resolve("embedded-q8_0.gguf"), false, n -> DType.Q8_0);
+        GgufWriter.write(dir, tmp.resolve("embedded-q8_0.gguf"), false, n -> n.startsWith("token_embd") ? DType.F16 : DType.Q8_0);   // as --weights q8_0 leaves it
         GgufWriter.write(dir, tmp.resolve("embedded-q4_0.gguf"), true, n -> n.startsWith("output") ? DType.Q8_0 : DType.Q4_0);
         // hidden 256 and intermediate 512: rows the K-quants' 256-element blocks divide; the vocabulary is Phi-2's
         micro = MicroModel.write(tmp.resolve("micro"), 50304, 256, 4, 512, 2, 512, 11);
@@ -71,6 +71,33 @@ class GgufModelTest {
             assertArrayEquals(PhiModelTest.ints(want.get("new_ids")), r.tokens(), "greedy ids against transformers' (min margin " + want.get("min_margin") + ")");
             assertEquals(want.get("text").asText(), r.text());
         }
+    }
+
+    /**
+     * --weights q8_0 on the safetensors checkpoint makes the blocks ggml's reference quantizer
+     * wrote into the Q8_0 file (the one llama.cpp agrees with above), so the logits are the same
+     * floats, prefill and decode; and the device holds 8.5 bits a weight for the matrices.
+     */
+    @Test
+    void quantizingAtLoadGivesTheFilesBlocks() {
+        int[] ids = PhiModelTest.ints(want.get("prompt_ids"));
+        float[][] fromFile = logits(tmp.resolve("embedded-q8_0.gguf"), PhiModel.Options.defaults(), ids);
+        float[][] atLoad = logits(Path.of("testdata/embedded"), PhiModel.Options.defaults().withWeights(DType.Q8_0), ids);
+        for (int s = 0; s < fromFile.length; s++) assertArrayEquals(fromFile[s], atLoad[s], "logits at step " + s);
+    }
+
+    private static float[][] logits(Path model, PhiModel.Options o, int[] ids) {
+        float[][] out = new float[4][];
+        try (PhiModel m = PhiModel.load(TestDevice.context(), model, o, null)) {
+            assertEquals(DType.Q8_0, m.layerFormat());
+            assertEquals(DType.Q8_0, m.headFormat());
+            m.prefill(ids, null);
+            for (int s = 0; s < out.length; s++) {
+                out[s] = m.logits(1);
+                if (s + 1 < out.length) m.decode(null);
+            }
+        }
+        return out;
     }
 
     @ParameterizedTest
