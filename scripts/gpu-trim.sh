@@ -10,7 +10,7 @@ if [ -d .gpu/classes/models/embedded ] && [ ! -L .gpu/classes/models/embedded ];
   rm -rf .gpu/classes/models/embedded
   ln -s ../../../testdata/embedded .gpu/classes/models/embedded
 fi
-rm -f .gpu/lib/jazzer-*.jar .gpu/lib/pdfbox*.jar .gpu/lib/fontbox-*.jar .gpu/lib/graphics2d-*.jar .gpu/lib/VectorGraphics2D-*.jar .gpu/lib/commons-logging-*.jar
+rm -f .gpu/lib/llama-*.jar .gpu/lib/jazzer-*.jar .gpu/lib/pdfbox*.jar .gpu/lib/fontbox-*.jar .gpu/lib/graphics2d-*.jar .gpu/lib/VectorGraphics2D-*.jar .gpu/lib/commons-logging-*.jar
 tracked=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1)
 untracked=$(git ls-files -o --exclude-standard -z | xargs -0 -r du -cb | tail -1 | cut -f1)
 echo "gpu-trim: $(( (tracked + ${untracked:-0} + $(du -sb .gpu | cut -f1)) * 100 / 1048576 / 100 )) MiB travel (64 at most)"

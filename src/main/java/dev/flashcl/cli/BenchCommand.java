@@ -17,7 +17,7 @@ import picocli.CommandLine.Option;
 /** {@code flashcl bench attention}: kernel timings as a Markdown table, optionally JSON. */
 @Command(name = "bench", description = "Benchmarks (device time from OpenCL profiling events).",
         subcommands = {BenchCommand.Attention.class, BenchCommand.TokenizerSpeed.class, BenchCommand.Generate.class, BenchCommand.Soak.class,
-                BenchCommand.Serve.class, BenchCommand.Batch.class})
+                BenchCommand.Serve.class, BenchCommand.Batch.class, BenchCommand.Quality.class})
 final class BenchCommand {
 
     @Command(name = "attention", mixinStandardHelpOptions = true,
@@ -209,6 +209,33 @@ final class BenchCommand {
 
         private dev.flashcl.bench.ServeBench.Options options(java.net.URI base, int vocab) {
             return new dev.flashcl.bench.ServeBench.Options(base, apiKey, modelName, clients, promptTokens, newTokens, perClient, vocab);
+        }
+    }
+
+    @Command(name = "quality", mixinStandardHelpOptions = true,
+            description = "Perplexity of held-out text with each weight format, and against the weights as stored the mean KL divergence and top-1 agreement "
+                    + "of the next-token distributions.")
+    static final class Quality implements Callable<Integer> {
+        @picocli.CommandLine.Mixin ModelOptions model;
+        @picocli.CommandLine.Mixin DeviceOption device;
+        @Option(names = "--weights", split = ",", defaultValue = "stored,q8_0,q4_0,q4_0+q8_0",
+                description = "Variants: stored, q8_0, q4_0, q4_0+q8_0 (layers + lm_head) or another model file such as a GGUF of other block types (default: ${DEFAULT-VALUE}); the first is the baseline.")
+        List<String> weights;
+        @Option(names = "--file-list", required = true, description = "A file naming the text files, one path a line.") java.nio.file.Path fileList;
+        @Option(names = "--window", defaultValue = "512", description = "Tokens per window (default: ${DEFAULT-VALUE}).") int window;
+        @Option(names = "--max-tokens", defaultValue = "65536", description = "Tokens of text at most (default: ${DEFAULT-VALUE}).") int maxTokens;
+        @Option(names = "--json", description = "Also write the results as JSON to this file.") File json;
+
+        @Override
+        public Integer call() throws Exception {
+            List<dev.flashcl.bench.QualityBench.Variant> variants = Cli.option("--weights", () -> weights.stream().map(dev.flashcl.bench.QualityBench.Variant::parse).toList());
+            List<java.nio.file.Path> files = java.nio.file.Files.readAllLines(fileList).stream().map(String::strip).filter(l -> !l.isEmpty()).map(java.nio.file.Path::of).toList();
+            if (window < 2) throw new IllegalArgumentException("--window must be at least 2, got " + window);
+            try (ClContext ctx = ClContext.open(device.spec)) {
+                var out = dev.flashcl.bench.QualityBench.run(ctx, model.resolve(), variants, files, window, maxTokens, System.out);
+                if (json != null) new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(json, out);
+            }
+            return 0;
         }
     }
 }

@@ -61,33 +61,41 @@ public final class PhiModel implements AutoCloseable {
      * @param storage       weights, KV cache and matrix-product inputs: F16 (default) or F32
      * @param prefillChunk  rows per prefill pass; longer prompts run in chunks
      * @param allLogits     keep the logits of every prompt row (tests), not only the last
-     * @param weights       Q8_0 or Q4_0: the layer matrices and lm_head quantized at load; null: as stored
+     * @param weights       Q8_0 or Q4_0: the layer matrices quantized at load; null: as stored
+     * @param headWeights   the lm_head's, likewise (null exactly when weights is)
      */
-    public record Options(int contextLength, Storage storage, int prefillChunk, boolean allLogits, DType weights) {
+    public record Options(int contextLength, Storage storage, int prefillChunk, boolean allLogits, DType weights, DType headWeights) {
         public static Options defaults() {
-            return new Options(0, Storage.F16, 2048, false, null);
+            return new Options(0, Storage.F16, 2048, false, null, null);
         }
 
         public Options withStorage(Storage s) {
-            return new Options(contextLength, s, prefillChunk, allLogits, weights);
+            return new Options(contextLength, s, prefillChunk, allLogits, weights, headWeights);
         }
 
         public Options withContext(int n) {
-            return new Options(n, storage, prefillChunk, allLogits, weights);
+            return new Options(n, storage, prefillChunk, allLogits, weights, headWeights);
         }
 
         public Options withChunk(int n) {
-            return new Options(contextLength, storage, n, allLogits, weights);
+            return new Options(contextLength, storage, n, allLogits, weights, headWeights);
         }
 
         public Options withAllLogits(boolean b) {
-            return new Options(contextLength, storage, prefillChunk, b, weights);
+            return new Options(contextLength, storage, prefillChunk, b, weights, headWeights);
         }
 
         /** Quantize the layer matrices and lm_head to Q8_0 or Q4_0 at load (null: as the file holds them). */
         public Options withWeights(DType t) {
-            if (t != null) PhiKernels.wqDefine(t);
-            return new Options(contextLength, storage, prefillChunk, allLogits, t);
+            return withWeights(t, t);
+        }
+
+        /** The layer matrices to {@code layers}, the lm_head to {@code head} (a mix, as llama.cpp's Q4_0 files keep a finer lm_head). */
+        public Options withWeights(DType layers, DType head) {
+            if (layers != null) PhiKernels.wqDefine(layers);
+            if (head != null) PhiKernels.wqDefine(head);
+            if ((layers == null) != (head == null)) throw new IllegalArgumentException("quantize both the layers and the lm_head, or neither");
+            return new Options(contextLength, storage, prefillChunk, allLogits, layers, head);
         }
     }
 
@@ -133,7 +141,7 @@ public final class PhiModel implements AutoCloseable {
         Tokenizer tok = files.tokenizer();
         Path dir = files.source();
         PhiModel m = new PhiModel(ctx, cfg, tok, opts);
-        DType[] formats = PhiWeights.formats(ck, cfg, opts.weights());
+        DType[] formats = PhiWeights.formats(ck, cfg, opts.weights(), opts.headWeights());
         long need = deviceBytesFor(cfg, m.st, m.context, opts.prefillChunk(), opts.allLogits(), ck.has("lm_head.weight") || formats[1] != null, formats[0], formats[1]);
         long have = ctx.device().globalMemBytes() - ctx.bytesInUse();
         if (need > have) {

@@ -133,13 +133,13 @@ final class PhiWeights implements AutoCloseable {
      * as they are when every layer matrix has the one type (the fused products take one format),
      * and any other block type is dequantized. The quantized kernels need rows of whole blocks.
      */
-    static DType[] formats(Checkpoint ck, PhiConfig c, DType requested) {
+    static DType[] formats(Checkpoint ck, PhiConfig c, DType requested, DType requestedHead) {
         boolean rowsFit = c.hiddenSize() % 32 == 0 && c.intermediateSize() % 32 == 0;
         boolean hasHead = ck.has("lm_head.weight");
         if (requested != null) {
             if (!rowsFit) throw new CheckpointException(ck.dir() + ": --weights " + requested.name().toLowerCase(java.util.Locale.ROOT) + " needs hidden_size and intermediate_size "
                     + "multiples of 32 (blocks of 32 along each row); this model has " + c.hiddenSize() + " and " + c.intermediateSize());
-            return new DType[] {requested, requested};   // a tied lm_head gets its own quantized copy, as llama.cpp's converter writes one
+            return new DType[] {requested, requestedHead};   // a tied lm_head gets its own quantized copy, as llama.cpp's converter writes one
         }
         java.util.Set<DType> types = java.util.EnumSet.noneOf(DType.class);
         for (int i = 0; i < c.numLayers(); i++) for (TensorInfo t : layerMatrices(ck, i)) types.add(t.dtype());
@@ -244,18 +244,22 @@ final class PhiWeights implements AutoCloseable {
             for (TensorInfo t : parts) total += q.bytesOf(t.elements());
             if (total > Integer.MAX_VALUE) throw new CheckpointException(name + ": " + total + " bytes is over 2 GB");
             ByteBuffer blocks = ByteBuffer.allocateDirect((int) total).order(ByteOrder.LITTLE_ENDIAN);
-            float[] f = new float[STAGE_ELEMENTS];
             for (TensorInfo t : parts) {
                 ByteBuffer src = Checkpoint.map(t);
                 if (t.dtype() == q) {
                     blocks.put(src);
-                } else {
-                    for (long e0 = 0; e0 < t.elements(); e0 += STAGE_ELEMENTS) {
+                } else {   // chunks in parallel, each into its own slice of the output (reads of src are absolute)
+                    int at = blocks.position();
+                    java.util.stream.LongStream.range(0, (t.elements() + STAGE_ELEMENTS - 1) / STAGE_ELEMENTS).parallel().forEach(c -> {
+                        long e0 = c * STAGE_ELEMENTS;
                         int n = (int) Math.min(STAGE_ELEMENTS, t.elements() - e0);
+                        float[] f = new float[n];
                         GgmlBlocks.dequantize(t.dtype(), src, e0, n, f);
-                        if (q == DType.Q8_0) GgmlBlocks.quantizeQ8_0(f, 0, n, blocks);
-                        else GgmlBlocks.quantizeQ4_0(f, 0, n, blocks);
-                    }
+                        ByteBuffer dst = blocks.slice(at + (int) q.bytesOf(e0), (int) q.bytesOf(n)).order(ByteOrder.LITTLE_ENDIAN);
+                        if (q == DType.Q8_0) GgmlBlocks.quantizeQ8_0(f, 0, n, dst);
+                        else GgmlBlocks.quantizeQ4_0(f, 0, n, dst);
+                    });
+                    blocks.position(at + (int) q.bytesOf(t.elements()));
                 }
                 progress.accept(t.bytes());
             }
