@@ -499,7 +499,7 @@ inline float8 act8(__global const STORE_T* a) {
     const uint4 r = *(__global const uint4*)a;
     return vload_half8(0, (const __private half*)&r);
 #else
-    return (float8)(*(__global const float4*)a, *(__global const float4*)(a + 4));
+    return vload8(0, a);
 #endif
 }
 
@@ -511,14 +511,14 @@ inline float dot8f(float8 x, float8 y) {
 // order of the activations they meet (lo: a[off .. off + 7], hi: a[off2 .. off2 + 7]).
 inline void qchunk(__global const uchar* w, size_t row, int k, int c, float8* lo, float8* hi, int* off, int* off2) {
 #if WQ == 8
-    const char16 q = *(__global const char16*)(w + row * QROW(k) + 16 * (size_t)c);
-    *lo = convert_float8(q.lo);
-    *hi = convert_float8(q.hi);
+    const uint4 r = *(__global const uint4*)(w + row * QROW(k) + 16 * (size_t)c);   // one 16-byte load, bytes reinterpreted
+    *lo = convert_float8(as_char8(r.lo));
+    *hi = convert_float8(as_char8(r.hi));
     *off = 16 * c;
     *off2 = 16 * c + 8;
 #else
     const int b = c / 2, h = c % 2;
-    const uchar8 q = *(__global const uchar8*)(w + row * QROW(k) + 16 * (size_t)b + 8 * h);
+    const uchar8 q = as_uchar8(*(__global const uint2*)(w + row * QROW(k) + 16 * (size_t)b + 8 * h));
     *lo = convert_float8(q & (uchar)15) - 8.0f;
     *hi = convert_float8(q >> (uchar)4) - 8.0f;
     *off = 32 * b + 8 * h;

@@ -119,7 +119,6 @@ public final class LoadOptions {
             return this;
         }
 
-        /** @return the options */
         /**
          * @param weights Q8_0 or Q4_0 to quantize the weight matrices while loading (about 1.9x or
          *                3.4x fewer bytes than fp16 streamed per token); AS_STORED (the default) keeps them as the file holds them
@@ -131,6 +130,7 @@ public final class LoadOptions {
             return this;
         }
 
+        /** @return the options */
         public LoadOptions build() {
             return new LoadOptions(this);
         }

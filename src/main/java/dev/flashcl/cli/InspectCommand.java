@@ -57,9 +57,15 @@ final class InspectCommand implements Callable<Integer> {
                 Bytes.format(ck.bytes()), ck.tensors().values().stream().map(t -> t.file().getFileName().toString()).distinct().count() + " file(s)");
         byType.forEach((t, a) -> System.out.printf(Locale.ROOT, "dtype      %-5s %d tensors, %s%n", t, a[0], Bytes.format(a[1])));
         System.out.printf(Locale.ROOT, "tokenizer  %d ids (%d embedding rows), eos %s%n", tok.size(), c.vocabSize(), c.eosTokenIds());
+        var formats = PhiModel.storedFormats(ck, c);
+        if (formats[0] != null || formats[1] != null || byType.keySet().stream().anyMatch(t -> t.quantized())) {
+            System.out.printf(Locale.ROOT, "blocks     layer matrices %s, lm_head %s on the device (other block types dequantized while loading)%n",
+                    formats[0] == null ? "in the storage type" : formats[0] + " as stored", formats[1] == null ? "in the storage type" : formats[1] + " as stored");
+        }
         for (Storage s : Storage.values()) {
             System.out.printf(Locale.ROOT, "device     %s weights + KV cache at context %d: about %s%n", s.suffix, ctxLen,
-                    Bytes.format(PhiModel.deviceBytesFor(c, s, ctxLen, PhiModel.Options.defaults().prefillChunk(), false, ck.has("lm_head.weight"))));
+                    Bytes.format(PhiModel.deviceBytesFor(c, s, ctxLen, PhiModel.Options.defaults().prefillChunk(), false, ck.has("lm_head.weight") || formats[1] != null,
+                            formats[0], formats[1])));
         }
         System.out.println("ok         every check that loading runs passed");
         return 0;

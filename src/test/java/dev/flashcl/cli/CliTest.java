@@ -73,6 +73,7 @@ class CliTest {
                 new String[] {"--stop", "", "--stop"},
                 new String[] {"--prompt", "", "prompt is empty"},
                 new String[] {"--storage", "f8", "--storage"},
+                new String[] {"--weights", "q5_0", "--weights"},
                 new String[] {"--prefill-chunk", "0", "--prefill-chunk"},
                 new String[] {"--context", "0", "--context"},
                 new String[] {"--context", "999999", "--context"});

@@ -164,6 +164,11 @@ public final class PhiModel implements AutoCloseable {
         }
     }
 
+    /** The block types {layers, lm_head} the device would hold for this checkpoint as stored (null: the storage type). */
+    public static DType[] storedFormats(Checkpoint ck, PhiConfig cfg) {
+        return PhiWeights.formats(ck, cfg, null, null);
+    }
+
     /** Checks, touching no device, that the checkpoint holds every tensor {@code cfg} needs, each of the right shape. */
     public static void validate(Checkpoint ck, PhiConfig cfg) {
         PhiWeights.validate(ck, cfg);

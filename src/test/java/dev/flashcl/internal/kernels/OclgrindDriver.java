@@ -68,6 +68,18 @@ public final class OclgrindDriver {
                     System.out.println("ok graph " + s + " " + java.util.Arrays.toString(r.tokens()));
                 }
             }
+            // the quantized kernels (qgemv decode, dequant_rows before the prefill GEMMs): rows of whole 32-element blocks
+            java.nio.file.Path q = dev.flashcl.internal.phi.MicroModel.write(java.nio.file.Files.createTempDirectory("flashcl-micro-q"), 40, 96, 1, 128, 1, 16, 6);
+            for (var t : new dev.flashcl.internal.checkpoint.DType[] {dev.flashcl.internal.checkpoint.DType.Q8_0, dev.flashcl.internal.checkpoint.DType.Q4_0}) {
+                dev.flashcl.internal.phi.PhiModel m = dev.flashcl.internal.phi.PhiModel.load(ctx, q,
+                        dev.flashcl.internal.phi.PhiModel.Options.defaults().withStorage(Storage.F32).withChunk(3).withWeights(t), null);
+                models.add(m);
+                var r = new dev.flashcl.internal.generate.Generator(m).generate(dev.flashcl.GenerationRequest.builder().promptTokens(1, 2, 3, 4, 5)
+                        .maxNewTokens(3).stopAtEos(false).build());
+                for (int id : r.tokens()) if (id < 0 || id >= 40) throw new AssertionError("graph " + t + ": token id " + id + " outside the vocabulary");
+                for (float f : m.logits(1)) if (!Float.isFinite(f)) throw new AssertionError("graph " + t + ": logits not finite");
+                System.out.println("ok graph " + t + " " + java.util.Arrays.toString(r.tokens()));
+            }
             models.forEach(dev.flashcl.internal.phi.PhiModel::close);
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
