@@ -584,9 +584,12 @@ __kernel void KERNEL(dequant_rows)(__global const uchar* w, int n_rows, int k, _
     qchunk(w, row, k, c, &lo, &hi, &off, &off2);
     const float d = vload_half((size_t)row * (k / 32) + c / 2, QSCALES(w, n_rows, k));
     __global STORE_T* r = out + (size_t)row * k;
-#if STORAGE_F16
-    vstore_half8_rte(d * lo, 0, r + off);
-    vstore_half8_rte(d * hi, 0, r + off2);
+#if STORAGE_F16   /* rounded in registers, then one 16-byte store each (vstore_half8 to global becomes eight 2-byte stores on NVIDIA) */
+    uint4 a, b;
+    vstore_half8_rte(d * lo, 0, (__private half*)&a);
+    vstore_half8_rte(d * hi, 0, (__private half*)&b);
+    *(__global uint4*)(r + off) = a;
+    *(__global uint4*)(r + off2) = b;
 #else
     vstore8(d * lo, 0, r + off);
     vstore8(d * hi, 0, r + off2);
