@@ -234,6 +234,11 @@ public final class PhiKernels {
     }
 
     /** Whether this program has that GEMM's kernels. */
+    /** Quantized weights (ggml blocks) in the layout the WQ kernels read: each row's quants, then its fp16 scales. */
+    public static java.nio.ByteBuffer quantizedLayout(dev.flashcl.internal.checkpoint.DType t, java.nio.ByteBuffer blocks) {
+        return PhiWeights.deviceLayout(t, blocks);
+    }
+
     public boolean has(Gemm g) {
         return g != Gemm.MMA && g != Gemm.SKINNY || tensorCores;
     }

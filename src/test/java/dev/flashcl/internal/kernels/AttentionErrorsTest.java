@@ -22,7 +22,7 @@ class AttentionErrorsTest {
 
     @Test
     void viewsThatDoNotFitTheirBuffersNameTheTensor() {
-        FlashAttention fa = FlashAttentionPrefillTest.flash(Storage.F16, 80, PrefillTiles.defaultFor(ctx.device(), 80));
+        FlashAttention fa = CheckCases.rig().flash(Storage.F16, 80, PrefillTiles.defaultFor(ctx.device(), 80), FlashAttention.defaultDecodeWg(ctx.device(), 80), false);
         AttentionDims dims = new AttentionDims(1, 2, 16, 16, 80);
         int elements = 2 * 16 * 80;
         try (ClBuffer q = ctx.allocate("q", elements * 2L);

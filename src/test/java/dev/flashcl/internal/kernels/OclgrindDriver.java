@@ -1,5 +1,9 @@
 package dev.flashcl.internal.kernels;
 
+import dev.flashcl.internal.check.AttentionCheck;
+import dev.flashcl.internal.check.AttentionReference;
+import dev.flashcl.internal.check.GuardedTensor;
+import dev.flashcl.internal.check.Layout;
 import dev.flashcl.internal.cl.ClBuffer;
 import dev.flashcl.internal.cl.ClContext;
 

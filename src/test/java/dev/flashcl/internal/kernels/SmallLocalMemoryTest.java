@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.*;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.flashcl.GenerationRequest;
+import dev.flashcl.internal.check.AttentionCases;
+import dev.flashcl.internal.check.Layout;
 import dev.flashcl.internal.cl.ClContext;
 import dev.flashcl.internal.cl.DeviceInfo;
 import dev.flashcl.internal.generate.Generator;
@@ -30,7 +32,7 @@ class SmallLocalMemoryTest {
             int wg = FlashAttention.defaultDecodeWg(small, hd);
             assertTrue(FlashAttention.decodeLocalBytes(hd, wg) <= localBytes, hd + ": decode work-group " + wg);
             for (boolean causal : new boolean[] {true, false}) {
-                FlashAttentionPrefillTest.check(new FlashAttentionPrefillTest.Case(1, 2, 77, 93, hd, causal, Storage.F16, t, Layout.CONTIGUOUS, 1f));
+                CheckCases.run(new AttentionCases.Prefill(1, 2, 77, 93, hd, causal, Storage.F16, t, Layout.CONTIGUOUS, 1f).asCase());
             }
         }
         JsonNode want = new ObjectMapper().readTree(Path.of("testdata/embedded/expected.json").toFile());

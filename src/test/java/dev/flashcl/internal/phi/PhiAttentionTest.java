@@ -4,13 +4,13 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import dev.flashcl.internal.cl.ClBuffer;
 import dev.flashcl.internal.cl.ClContext;
-import dev.flashcl.internal.kernels.AttentionCheck;
+import dev.flashcl.internal.check.AttentionCheck;
 import dev.flashcl.internal.kernels.AttentionDims;
-import dev.flashcl.internal.kernels.AttentionReference;
+import dev.flashcl.internal.check.AttentionReference;
 import dev.flashcl.internal.kernels.FlashAttention;
-import dev.flashcl.internal.kernels.GuardedTensor;
+import dev.flashcl.internal.check.GuardedTensor;
 import dev.flashcl.internal.kernels.Half;
-import dev.flashcl.internal.kernels.Layout;
+import dev.flashcl.internal.check.Layout;
 import dev.flashcl.internal.kernels.PrefillTiles;
 import dev.flashcl.internal.kernels.Storage;
 import dev.flashcl.internal.kernels.TensorView;

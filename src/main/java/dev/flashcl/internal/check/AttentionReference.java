@@ -1,4 +1,6 @@
-package dev.flashcl.internal.kernels;
+package dev.flashcl.internal.check;
+
+import dev.flashcl.internal.kernels.AttentionDims;
 
 /**
  * Attention in double precision, written from the definition: for each (batch, head, query row
@@ -12,7 +14,7 @@ public final class AttentionReference {
 
     /** A host tensor with the same (offset, batch, head, row) strides as its device view. */
     public record HostTensor(float[] data, int offset, int batchStride, int headStride, int rowStride) {
-        double at(int b, int h, int r, int d) {
+        public double at(int b, int h, int r, int d) {
             return data[offset + b * batchStride + h * headStride + r * rowStride + d];
         }
     }

@@ -1,21 +1,22 @@
-package dev.flashcl.internal.kernels;
-
-import static org.junit.jupiter.api.Assertions.fail;
+package dev.flashcl.internal.check;
 
 import dev.flashcl.internal.cl.ClBuffer;
 import dev.flashcl.internal.cl.ClContext;
+import dev.flashcl.internal.kernels.Half;
+import dev.flashcl.internal.kernels.Storage;
+import dev.flashcl.internal.kernels.TensorView;
 
 /**
  * A device buffer with {@value #GUARD} poisoned elements before and after its data. The poison
  * is a NaN bit pattern, so an element the kernel should have written but did not fails the NaN
- * check, and a write outside the data fails {@link #assertGuardsIntact}.
+ * check, and a write outside the data fails {@link #readChecked}.
  */
 public final class GuardedTensor implements AutoCloseable {
-    static final int GUARD = 64;
-    static final int POISON_F32 = 0x7fc0dead;
-    static final short POISON_F16 = 0x7e5a;
+    public static final int GUARD = 64;
+    public static final int POISON_F32 = 0x7fc0dead;
+    public static final short POISON_F16 = 0x7e5a;
 
-    final ClBuffer buffer;
+    public final ClBuffer buffer;
     final Storage storage;
     final int elements;
 
@@ -49,7 +50,7 @@ public final class GuardedTensor implements AutoCloseable {
         return t;
     }
 
-    void poison() {
+    public void poison() {
         if (storage == Storage.F32) buffer.fill(POISON_F32);
         else buffer.fill((POISON_F16 & 0xffff) | (POISON_F16 << 16));
     }
@@ -67,7 +68,7 @@ public final class GuardedTensor implements AutoCloseable {
             buffer.read(all);
             for (int i = 0; i < all.length; i++) {
                 if ((i < GUARD || i >= GUARD + elements) && Float.floatToRawIntBits(all[i]) != POISON_F32) {
-                    fail(what + ": guard element " + (i - GUARD) + " was overwritten with " + all[i]);
+                    throw new CheckFailure(what + ": guard element " + (i - GUARD) + " was overwritten with " + all[i]);
                 }
             }
         } else {
@@ -76,7 +77,7 @@ public final class GuardedTensor implements AutoCloseable {
             all = new float[raw.length];
             for (int i = 0; i < raw.length; i++) {
                 if ((i < GUARD || i >= GUARD + elements) && raw[i] != POISON_F16) {
-                    fail(what + ": guard element " + (i - GUARD) + " was overwritten with " + Half.toFloat(raw[i]));
+                    throw new CheckFailure(what + ": guard element " + (i - GUARD) + " was overwritten with " + Half.toFloat(raw[i]));
                 }
                 all[i] = Half.toFloat(raw[i]);
             }

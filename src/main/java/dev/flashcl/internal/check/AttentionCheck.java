@@ -1,11 +1,12 @@
-package dev.flashcl.internal.kernels;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.fail;
+package dev.flashcl.internal.check;
 
 import dev.flashcl.internal.cl.ClBuffer;
 import dev.flashcl.internal.cl.ClContext;
-import dev.flashcl.internal.kernels.AttentionReference.HostTensor;
+import dev.flashcl.internal.kernels.AttentionDims;
+import dev.flashcl.internal.kernels.Half;
+import dev.flashcl.internal.kernels.Storage;
+import dev.flashcl.internal.kernels.TensorView;
+import dev.flashcl.internal.check.AttentionReference.HostTensor;
 import java.util.Locale;
 import java.util.SplittableRandom;
 
@@ -95,7 +96,7 @@ public final class AttentionCheck {
                         out[((b * dims.heads() + h) * seq + r) * hd + d] = all[at];
                     }
         for (int i = 0; i < all.length; i++) {
-            if (!inView[i] && !Float.isNaN(all[i])) fail(what + ": element " + i + " outside the output view was written (" + all[i] + ")");
+            if (!inView[i] && !Float.isNaN(all[i])) throw new CheckFailure(what + ": element " + i + " outside the output view was written (" + all[i] + ")");
         }
         return out;
     }
@@ -110,11 +111,11 @@ public final class AttentionCheck {
         return worst;
     }
 
-    /** Asserts every element is finite and within the bound described in the class comment. */
-    public static void assertClose(String what, float[] got, AttentionReference.Result ref, AttentionDims dims, int seq,
+    /** Every element finite and within the bound described in the class comment; returns the worst element. */
+    public static Measure assertClose(String what, float[] got, AttentionReference.Result ref, AttentionDims dims, int seq,
                             Storage storage, double vMax) {
         int hd = dims.headDim();
-        assertEquals(ref.o().length, got.length, what + ": output size");
+        if (ref.o().length != got.length) throw new CheckFailure(what + ": output size " + got.length + ", want " + ref.o().length);
         double worstRatio = -1;
         int worst = -1;
         for (int i = 0; i < got.length; i++) {
@@ -123,19 +124,27 @@ public final class AttentionCheck {
             double tol = storage == Storage.F16 ? delta + 0x1p-11 * Math.abs(ref.o()[i]) + 0x1p-25 : delta;
             double err = Math.abs(got[i] - ref.o()[i]);
             if (!Float.isFinite(got[i])) {
-                fail(what + ": element " + index(i, dims, seq) + " is " + got[i] + " (expected " + ref.o()[i] + "); NaN here may be unwritten poison");
+                throw new CheckFailure(what + ": element " + index(i, dims, seq) + " is " + got[i] + " (expected " + ref.o()[i] + "); NaN here may be unwritten poison",
+                        new Measure(Double.NaN, 0, index(i, dims, seq)));
             }
             if (err / tol > worstRatio) {
                 worstRatio = err / tol;
                 worst = i;
             }
         }
+        double err = Math.abs(got[worst] - ref.o()[worst]);
+        Measure m = new Measure(err, worstRatio == 0 ? tolAt(worst, ref, dims, storage, vMax) : err / worstRatio, index(worst, dims, seq));
         if (worstRatio > 1) {
             int row = worst / hd;
-            fail(String.format(Locale.ROOT, "%s: worst element %s got %.9g expected %.9g (error %.3g, bound %.3g; row condition %.3g)",
-                    what, index(worst, dims, seq), got[worst], ref.o()[worst], Math.abs(got[worst] - ref.o()[worst]),
-                    Math.abs(got[worst] - ref.o()[worst]) / worstRatio, ref.cond()[row]));
+            throw new CheckFailure(String.format(Locale.ROOT, "%s: worst element %s got %.9g expected %.9g (error %.3g, bound %.3g; row condition %.3g)",
+                    what, index(worst, dims, seq), got[worst], ref.o()[worst], err, m.bound(), ref.cond()[row]), m);
         }
+        return m;
+    }
+
+    private static double tolAt(int i, AttentionReference.Result ref, AttentionDims dims, Storage storage, double vMax) {
+        double delta = 8 * U * (Math.sqrt(dims.headDim()) * (1 + ref.cond()[i / dims.headDim()]) + Math.sqrt(dims.kvLen())) * vMax;
+        return storage == Storage.F16 ? delta + 0x1p-11 * Math.abs(ref.o()[i]) + 0x1p-25 : delta;
     }
 
     /**
@@ -144,13 +153,15 @@ public final class AttentionCheck {
      * which, unlike the single largest element, does not swing with the rounding of two or three
      * dominant scores when softmax is nearly one-hot. The u floor admits cases both get exact (kv_len 1).
      */
-    public static void assertNoWorseThanNaive(String what, float[] flash, float[] naive, double[] ref) {
+    public static Measure assertNoWorseThanNaive(String what, float[] flash, float[] naive, double[] ref) {
         double flashErr = normalizedError(flash, ref);
         double naiveErr = normalizedError(naive, ref);
+        Measure m = new Measure(flashErr, 2 * naiveErr + U, "normalized error vs 2 x naive's");
         if (!(flashErr <= 2 * naiveErr + U)) {
-            fail(String.format(Locale.ROOT, "%s: flash normalized error %.3g exceeds 2 x naive's %.3g (max abs errors: flash %.3g, naive %.3g)",
-                    what, flashErr, naiveErr, maxError(flash, ref), maxError(naive, ref)));
+            throw new CheckFailure(String.format(Locale.ROOT, "%s: flash normalized error %.3g exceeds 2 x naive's %.3g (max abs errors: flash %.3g, naive %.3g)",
+                    what, flashErr, naiveErr, maxError(flash, ref), maxError(naive, ref)), m);
         }
+        return m;
     }
 
     /** ||got - ref||_2 / ||ref||_2 (the plain error norm where ref is all zeros); NaN if got has NaN or infinity. */
@@ -170,12 +181,12 @@ public final class AttentionCheck {
         for (int row = 0; row < got.length; row++) {
             double r = ref.lse()[row];
             if (Double.isInfinite(r)) {
-                if (got[row] != Float.NEGATIVE_INFINITY) fail(what + ": lse row " + row + " sees no key, expected -inf, got " + got[row]);
+                if (got[row] != Float.NEGATIVE_INFINITY) throw new CheckFailure(what + ": lse row " + row + " sees no key, expected -inf, got " + got[row]);
                 continue;
             }
             double tol = 8 * U * (Math.sqrt(dims.headDim()) * (1 + ref.cond()[row]) + Math.sqrt(dims.kvLen())) + 2 * U * Math.abs(r);
             if (!(Math.abs(got[row] - r) <= tol)) {
-                fail(String.format(Locale.ROOT, "%s: lse row %d got %.9g expected %.9g (bound %.3g)", what, row, got[row], r, tol));
+                throw new CheckFailure(String.format(Locale.ROOT, "%s: lse row %d got %.9g expected %.9g (bound %.3g)", what, row, got[row], r, tol));
             }
         }
     }

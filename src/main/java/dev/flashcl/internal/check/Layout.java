@@ -1,4 +1,4 @@
-package dev.flashcl.internal.kernels;
+package dev.flashcl.internal.check;
 
 /** How a test lays out a [batch, heads, seq, head_dim] tensor in its buffer. */
 public enum Layout {
@@ -9,11 +9,11 @@ public enum Layout {
     /** Rows 3.. of a longer [batch, heads, seq + 8, head_dim] cache: nonzero offset, gaps between heads. */
     CACHE_SLICE;
 
-    static final int SLICE_START = 3;
-    static final int SLICE_EXTRA = 8;
+    public static final int SLICE_START = 3;
+    public static final int SLICE_EXTRA = 8;
 
     /** (offset, batch stride, head stride, row stride) in elements. */
-    int[] strides(int heads, int seq, int headDim) {
+    public int[] strides(int heads, int seq, int headDim) {
         return switch (this) {
             case CONTIGUOUS -> new int[] {0, heads * seq * headDim, seq * headDim, headDim};
             case SEQ_MAJOR -> new int[] {0, seq * heads * headDim, headDim, heads * headDim};
@@ -22,7 +22,7 @@ public enum Layout {
     }
 
     /** Elements the buffer must hold. */
-    int elements(int batch, int heads, int seq, int headDim) {
+    public int elements(int batch, int heads, int seq, int headDim) {
         int[] s = strides(heads, seq, headDim);
         return this == CACHE_SLICE ? batch * s[1] : batch * heads * seq * headDim;
     }
