@@ -55,6 +55,15 @@
 
 #include "storage.cl"
 
+#ifdef FLASHCL_FAULT   // a wrong kernel for the suite's own test: output column FLASHCL_FAULT stored 1% off
+#undef STORE1
+#if STORAGE_F16
+#define STORE1(x, p, i) vstore_half_rte(((i) == FLASHCL_FAULT ? 1.01f : 1.0f) * (x), (i), (p))
+#else
+#define STORE1(x, p, i) ((p)[i] = ((i) == FLASHCL_FAULT ? 1.01f : 1.0f) * (x))
+#endif
+#endif
+
 #define LN2 0.69314718055994530942f
 
 // Element offset of (batch b, head h, row r) in a tensor whose layout is (offset, sb, sh, sr).

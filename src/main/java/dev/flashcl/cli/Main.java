@@ -8,11 +8,12 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ScopeType;
 
 /** {@code flashcl COMMAND}: the one command-line entry point. */
-@Command(name = "flashcl", mixinStandardHelpOptions = true, version = "flashcl 0.1.0",
+@Command(name = "flashcl", mixinStandardHelpOptions = true, version = Main.VERSION,
         description = "Phi-2 and FlashAttention on any OpenCL device.",
-        subcommands = {GenerateCommand.class, ServeCommand.class, InspectCommand.class, VerifyCommand.class, TuneCommand.class, DevicesCommand.class, BenchCommand.class,
+        subcommands = {GenerateCommand.class, ServeCommand.class, InspectCommand.class, VerifyCommand.class, CheckCommand.class, TuneCommand.class, DevicesCommand.class, BenchCommand.class,
                 BuildKernelsCommand.class, PlotCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
+    static final String VERSION = "flashcl 0.1.0";
     @Option(names = {"-v", "--verbose"}, scope = ScopeType.INHERIT, description = "Log what the engine does (INFO), and stack traces of failures.")
     boolean verbose;
     @Option(names = {"-q", "--quiet"}, scope = ScopeType.INHERIT, description = "Print only the output: no notes, progress or statistics.")

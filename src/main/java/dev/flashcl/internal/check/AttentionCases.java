@@ -192,7 +192,7 @@ public final class AttentionCases {
             float[] gotNaive = AttentionCheck.readOutput(oNaive, c.layout(), dims, c.qLen(), "naive " + c);
             Measure m = AttentionCheck.assertClose("flash " + c, got, ref, dims, c.qLen(), c.storage(), 1.0);
             AttentionCheck.assertClose("naive " + c, gotNaive, ref, dims, c.qLen(), c.storage(), 1.0);
-            AttentionCheck.assertNoWorseThanNaive(c.toString(), got, gotNaive, ref.o());
+            AttentionCheck.assertNoWorseThanNaive(c.toString(), got, gotNaive, ref.o(), dims, c.qLen());
             AttentionCheck.assertLse("flash " + c, AttentionCheck.readFloats(lse, rows), ref, dims);
             AttentionCheck.assertLse("naive " + c, AttentionCheck.readFloats(lseNaive, rows), ref, dims);
             return m;
@@ -217,7 +217,7 @@ public final class AttentionCases {
             float[] got = AttentionCheck.readOutput(o, c.layout(), dims, 1, "decode " + c);
             float[] gotNaive = AttentionCheck.readOutput(oNaive, c.layout(), dims, 1, "naive " + c);
             Measure m = AttentionCheck.assertClose("decode " + c, got, ref, dims, 1, c.storage(), 1.0);
-            AttentionCheck.assertNoWorseThanNaive(c.toString(), got, gotNaive, ref.o());
+            AttentionCheck.assertNoWorseThanNaive(c.toString(), got, gotNaive, ref.o(), dims, 1);
             AttentionCheck.assertLse("decode " + c, AttentionCheck.readFloats(lse, rows), ref, dims);
             return m;
         }

@@ -173,6 +173,12 @@ public final class ClContext implements AutoCloseable {
     }
 
     /**
+     * Tests only (package-private): when set, every program of flash_attn.cl built afterwards
+     * stores this output column 1% off, a wrong kernel that the correctness suite must catch.
+     */
+    static volatile Integer attentionFault;
+
+    /**
      * The program built from {@code kernels/<file>} with {@code -D} defines, built once per
      * (source, sorted defines) in this context, and its binary kept in the {@link KernelCache} so
      * that the next process on this device and driver skips the compiler. A build failure throws
@@ -180,6 +186,12 @@ public final class ClContext implements AutoCloseable {
      */
     public ClProgram program(String file, Map<String, ?> defines) {
         ensureOpen();
+        Integer fault = attentionFault;
+        if (fault != null && file.equals("flash_attn.cl")) {
+            Map<String, Object> d = new TreeMap<>(defines);
+            d.put("FLASHCL_FAULT", fault);
+            defines = d;
+        }
         String options = options(defines);
         return programs.computeIfAbsent(file + "|" + options, key -> {
             long t0 = System.nanoTime();

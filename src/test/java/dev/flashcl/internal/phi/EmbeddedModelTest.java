@@ -10,14 +10,38 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.flashcl.internal.kernels.TestDevice;
 import java.nio.file.Path;
+import dev.flashcl.internal.check.CheckCase;
+import dev.flashcl.internal.check.ModelCases;
+import dev.flashcl.internal.kernels.CheckCases;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The embedded model (testdata/embedded, trained by train.py) end to end, tokenizer included:
  * flashcl's greedy completion of the seed prompt equals transformers' (expected.json, fp32 math
- * on the same fp16 weights) token for token, and so does the decoded text.
+ * on the same fp16 weights) token for token, and so does the decoded text; and the cases
+ * {@code flashcl check} runs on it (logits at eight positions within 2x transformers' own fp16
+ * error, greedy ids from the prompt ids), in both storages.
  */
 class EmbeddedModelTest {
+    static List<CheckCase> checkCases() {
+        return ModelCases.cases(false);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("checkCases")
+    void checkCase(CheckCase c) {
+        CheckCases.run(c);
+    }
+
+    @AfterAll
+    static void release() {
+        CheckCases.release();
+    }
+
     @Test
     void greedyCompletionMatchesTransformers() throws Exception {
         Path dir = Path.of("testdata/embedded");
