@@ -75,6 +75,21 @@ public final class FlashClServer implements AutoCloseable {
         }
     }
 
+    /** The playground page at {@code /}: one file from the jar, no build step, nothing fetched from elsewhere. */
+    private static final byte[] PLAYGROUND = resource("playground.html");
+    /** The page may talk to this server only: no script, style, image or connection from anywhere else. */
+    private static final String PLAYGROUND_POLICY = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
+            + "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+    private static byte[] resource(String name) {
+        try (InputStream in = FlashClServer.class.getResourceAsStream(name)) {
+            if (in == null) throw new IllegalStateException("the jar has no " + name + " beside FlashClServer; it is damaged");
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     private final LanguageModel model;
     private final Tokenizer tokenizer;
     private final Options options;
@@ -137,6 +152,13 @@ public final class FlashClServer implements AutoCloseable {
         String method = request.getMethod();
         try {
             switch (path) {
+                case "/" -> {
+                    requireMethod(method, "GET");
+                    response.getHeaders().put("Content-Security-Policy", PLAYGROUND_POLICY);
+                    response.getHeaders().put("X-Content-Type-Options", "nosniff");
+                    response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-cache");
+                    send(response, callback, 200, "text/html; charset=utf-8", PLAYGROUND);
+                }
                 case "/health" -> {
                     requireMethod(method, "GET");
                     if (stopping) throw new ApiException(503, "server_error", null, null, "the server is shutting down");
