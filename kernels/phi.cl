@@ -479,6 +479,42 @@ void KERNEL(gemv_dense_fc2)(__global const STORE_T* o, __global const STORE_T* w
     if (lid == 0) EPI_RESIDUAL(total + bd[n] + b2[n], x, n);
 }
 
+// The portable GEMM for few rows (batched decode off tensor cores): each work-group of RW_WG
+// work-items takes RW_OUT outputs n and RW_M rows m, RW_LANES lanes per output, and each lane
+// reads its share of W[n] once for all RW_M rows, so a step of up to RW_M sequences reads every
+// weight once (the 64-row tiles did 64 times the FMAs for one row). A row's sum is the same
+// however many rows the launch has: lane order over k, then the lanes in order.
+// NDRange (ceil(n_out / RW_OUT) * RW_WG, ceil(rows / RW_M), splits).
+#define RW_WG 64
+#define RW_OUT 4
+#define RW_LANES (RW_WG / RW_OUT)
+#define RW_M 16
+#define ROWS_BODY(EPI)                                                                                   \
+    __local float rw_part[RW_M][RW_WG];                                                                     \
+    const int lid = get_local_id(0), lane = lid % RW_LANES;                                              \
+    const int n = get_group_id(0) * RW_OUT + lid / RW_LANES, m0 = get_group_id(1) * RW_M;                \
+    float s[RW_M];                                                                                       \
+    for (int r = 0; r < RW_M; r++) s[r] = 0.0f;                                                          \
+    if (n < n_out) {                                                                                     \
+        for (int i = kb + 4 * lane; i < ke; i += 4 * RW_LANES) {   /* k is a multiple of 4 */            \
+            const float4 wv = LOAD4(w, (size_t)n * lda + i);                                             \
+            for (int r = 0; r < RW_M; r++)                                                               \
+                if (m0 + r < rows) s[r] += dot(LOAD4(a, (size_t)(a_row0 + m0 + r) * lda + i), wv);       \
+        }                                                                                                \
+    }                                                                                                    \
+    for (int r = 0; r < RW_M; r++) rw_part[r][lid] = s[r];                                                  \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                                        \
+    if (lane == 0 && n < n_out) {                                                                        \
+        for (int r = 0; r < RW_M && m0 + r < rows; r++) {                                                \
+            float total = 0.0f;                                                                          \
+            for (int j = 0; j < RW_LANES; j++) total += rw_part[r][lid + j];                                \
+            EPI(total, (size_t)(m0 + r) * n_out + n, n);                                                 \
+        }                                                                                                \
+    }
+__kernel __attribute__((reqd_work_group_size(RW_WG, 1, 1))) void KERNEL(gemm_rows_f32out)(GEMM_ARGS(float)) { WHOLE_K ROWS_BODY(OUT_F32) }
+__kernel __attribute__((reqd_work_group_size(RW_WG, 1, 1))) void KERNEL(gemm_rows_gelu)(GEMM_ARGS(STORE_T)) { WHOLE_K ROWS_BODY(OUT_GELU) }
+__kernel __attribute__((reqd_work_group_size(RW_WG, 1, 1))) void KERNEL(gemm_rows_split)(SPLIT_ARGS) { SPLIT_K ROWS_BODY(OUT_PART) }
+
 // Quantized weights (WQ 8: ggml's Q8_0, WQ 4: Q4_0; programs built with WQ hold these kernels).
 // A matrix of n_rows x k (k a multiple of 32) keeps ggml's blocks of 32 along k, split in two
 // arrays: every block's quants in row order (Q8_0: 32 int8; Q4_0: 16 bytes, byte j holding

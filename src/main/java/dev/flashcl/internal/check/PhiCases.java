@@ -189,9 +189,14 @@ public final class PhiCases {
         // work-group's 64; k inside one chunk of 128, a tail of 8 after whole chunks, several
         int[][] skinnySizes = quick ? new int[][] {{3, 16, 40}, {130, 81, 392}}
                 : new int[][] {{1, 1, 8}, {3, 16, 40}, {8, 70, 128}, {37, 200, 136}, {64, 64, 1000}, {65, 129, 264}, {130, 81, 392}, {20, 300, 2568}};
+        // the few-rows kernel (batched decode off tensor cores): one row, rows inside and past its 16,
+        // outputs inside and past a work-group's 4, k shorter than and many times its 16 lanes x 4
+        int[][] rowsSizes = quick ? new int[][] {{3, 5, 20}, {33, 129, 164}}
+                : new int[][] {{1, 1, 4}, {3, 5, 20}, {16, 64, 64}, {17, 63, 36}, {33, 129, 164}, {32, 200, 1000}};
         List<CheckCase> out = new ArrayList<>();
         for (Storage s : Storage.values()) for (String epi : new String[] {"f32out", "gelu"}) {
             for (int[] z : sizes) for (Gemm g : new Gemm[] {Gemm.TILE64, Gemm.TILE128}) out.add(gemmCase(s, epi, z, g));
+            for (int[] z : rowsSizes) out.add(gemmCase(s, epi, z, Gemm.ROWS));
             if (s == Storage.F16) for (int[] z : mmaSizes) out.add(gemmCase(s, epi, z, Gemm.MMA));
             if (s == Storage.F16) for (int[] z : skinnySizes) out.add(gemmCase(s, epi, z, Gemm.SKINNY));
         }

@@ -30,7 +30,16 @@ public final class PhiKernels {
     private final Map<String, Object> defines;
     private final Map<dev.flashcl.internal.checkpoint.DType, ClProgram> quantPrograms = new java.util.EnumMap<>(dev.flashcl.internal.checkpoint.DType.class);
     private final int lnWg, gemvWg, gemvRows, argmaxWg, computeUnits;
-    private final boolean tensorCores, skinny;
+    private final boolean tensorCores, skinny, fewRows;
+    /** Rows the few-rows kernel (phi.cl's gemm_rows_*) takes in one pass over the weights (its RW_M). */
+    public static final int ROWS_PASS = 16;
+    /**
+     * Up to this many rows the portable products take the few-rows kernel: one pass on a GPU (on
+     * the H200's portable path, a step of 32 rows in two passes ran at 0.64x the 64-row tiles),
+     * two on a CPU device (PoCL: the server's batch of 32 at 4x the tiles' tokens/s for one
+     * stream, 2.8x for eight).
+     */
+    private final int fewRowsMax;
     /** Up to this many rows the tensor-core products take the skinny kernel (a batched decode step). */
     public static final int SKINNY_ROWS = 64;
     /** Groups of 4 warps that split k inside a skinny work-group (phi.cl's SK_GROUPS). */
@@ -100,6 +109,7 @@ public final class PhiKernels {
         int max = ctx.device().maxWorkGroupSize();
         if (max < 256) throw new IllegalArgumentException(ctx.device().name() + " allows work-groups of " + max + "; the GEMM kernel needs 256");
         computeUnits = ctx.device().computeUnits();
+        fewRowsMax = ctx.device().type() == dev.flashcl.internal.cl.DeviceInfo.DeviceType.CPU ? 2 * ROWS_PASS : ROWS_PASS;
         lnWg = Integer.getInteger("flashcl.lnWg", Math.min(256, Integer.highestOneBit(max)));
         gemvWg = gemv.wg();
         gemvRows = gemv.rows();
@@ -124,6 +134,7 @@ public final class PhiKernels {
         }
         tensorCores = mma != null;
         skinny = !"off".equals(System.getProperty("flashcl.skinnyGemm"));   // off: 128-row tiles for every row count (to measure against)
+        fewRows = !"off".equals(System.getProperty("flashcl.rowsGemm"));    // off: 64-row tiles for few rows too (to measure against)
         program = mma != null ? mma : ctx.program("phi.cl", defines);
     }
 
@@ -165,7 +176,7 @@ public final class PhiKernels {
      * work-group of 256, and for few rows 64 rows x 64 outputs per work-group of 256.
      */
     public enum Gemm {
-        TILE64("gemm_", 64), TILE128("gemm128_", 128), MMA("gemm_mma_", 128), SKINNY("gemm_skinny_", 64);
+        TILE64("gemm_", 64), TILE128("gemm128_", 128), MMA("gemm_mma_", 128), SKINNY("gemm_skinny_", 64), ROWS("gemm_rows_", 16);
 
         /** Kernel name prefix: the epilogue ({@code f32out}, {@code gelu}) or {@code split} follows. */
         public final String prefix;
@@ -182,6 +193,7 @@ public final class PhiKernels {
             return switch (this) {
                 case MMA -> new long[] {tn * 256, tm, splits};
                 case SKINNY -> new long[] {tn * 128 * SKINNY_GROUPS, tm, splits};
+                case ROWS -> new long[] {(n + 3) / 4 * 64L, tm, splits};
                 default -> new long[] {tn * 16, tm * 16, splits};
             };
         }
@@ -194,6 +206,7 @@ public final class PhiKernels {
             return switch (this) {
                 case MMA -> new long[] {256, 1, 1};
                 case SKINNY -> new long[] {128 * SKINNY_GROUPS, 1, 1};
+                case ROWS -> new long[] {64, 1, 1};
                 default -> new long[] {16, 16, 1};
             };
         }
@@ -202,8 +215,9 @@ public final class PhiKernels {
     /**
      * The GEMM for rows x n outputs over k: tensor cores when built and k allows (the skinny
      * kernel up to {@link #SKINNY_ROWS} rows, unless {@code -Dflashcl.skinnyGemm=off}), else the
-     * 128 tiling for more than 64 rows when that still gives two tiles per compute unit, else the
-     * 64 one.
+     * few-rows kernel up to 16 rows, 32 on a CPU device (unless {@code -Dflashcl.rowsGemm=off}),
+     * else the 128 tiling for more than 64 rows when that still gives two tiles per compute unit,
+     * else the 64 one.
      */
     public Gemm gemm(int rows, int n, int k) {
         return gemm(rows, n, k % 8 == 0, 1);
@@ -212,6 +226,7 @@ public final class PhiKernels {
     /** The same choice for a product in {@code splits} parts along k, {@code k8}: every k range a multiple of 8. */
     public Gemm gemm(int rows, int n, boolean k8, int splits) {
         if (tensorCores && k8) return rows <= SKINNY_ROWS && skinny ? Gemm.SKINNY : Gemm.MMA;
+        if (rows <= fewRowsMax && fewRows) return Gemm.ROWS;
         long big = (long) ((rows + 127) / 128) * ((n + 127) / 128) * splits;
         return rows > 64 && big >= 2L * computeUnits ? Gemm.TILE128 : Gemm.TILE64;
     }

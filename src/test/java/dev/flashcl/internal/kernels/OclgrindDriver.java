@@ -72,7 +72,9 @@ public final class OclgrindDriver {
                     System.out.println("ok graph " + s + " " + java.util.Arrays.toString(r.tokens()));
                 }
             }
-            // the quantized kernels (qgemv decode, dequant_rows before the prefill GEMMs): rows of whole 32-element blocks
+            // the quantized kernels (qgemv decode, dequant_rows before the prefill GEMMs): rows of whole 32-element blocks;
+            // their prefill chunks of 3 rows take the 64-row tiles (the F32 graph above took the few-rows kernels)
+            System.setProperty("flashcl.rowsGemm", "off");
             java.nio.file.Path q = dev.flashcl.internal.phi.MicroModel.write(java.nio.file.Files.createTempDirectory("flashcl-micro-q"), 40, 96, 1, 128, 1, 16, 6);
             for (var t : new dev.flashcl.internal.checkpoint.DType[] {dev.flashcl.internal.checkpoint.DType.Q8_0, dev.flashcl.internal.checkpoint.DType.Q4_0}) {
                 dev.flashcl.internal.phi.PhiModel m = dev.flashcl.internal.phi.PhiModel.load(ctx, q,
