@@ -4,19 +4,14 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.flashcl.TestJvm;
-import dev.flashcl.cli.Main;
 import dev.flashcl.internal.kernels.TestDevice;
-import java.io.BufferedReader;
 import java.io.File;
-import java.io.InputStreamReader;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -27,8 +22,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -49,22 +42,8 @@ class FleetTest {
     static final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     @TempDir Path tmp;
 
-    record Replica(Process process, String url) {}
-
-    static Replica replica(String device) throws Exception {
-        Process p = TestJvm.java(Main.class, "serve", "--port", "0", "--context", "256", "--device", device, "--model-name", "phi").start();
-        BufferedReader err = new BufferedReader(new InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8));
-        String url = null;
-        long deadline = System.nanoTime() + 120_000_000_000L;
-        for (String line; url == null && System.nanoTime() < deadline && (line = err.readLine()) != null; ) {
-            Matcher m = Pattern.compile("serving '.*' on (http://\\S+)/v1").matcher(line);
-            if (m.find()) url = m.group(1);
-        }
-        Thread drain = new Thread(() -> err.lines().forEach(l -> {}));   // a full pipe would stall the replica
-        drain.setDaemon(true);
-        drain.start();
-        assertNotNull(url, "the replica said where it serves");
-        return new Replica(p, url);
+    static Servers.Serve replica(String device) throws Exception {
+        return Servers.serve("--port", "0", "--context", "256", "--device", device, "--model-name", "phi");
     }
 
     static int freePort() throws Exception {
@@ -73,11 +52,8 @@ class FleetTest {
         }
     }
 
-    static double tokens(Replica r) throws Exception {
-        String body = http.send(HttpRequest.newBuilder(URI.create(r.url() + "/metrics")).GET().build(), HttpResponse.BodyHandlers.ofString()).body();
-        Matcher m = Pattern.compile("(?m)^flashcl_generation_tokens_total ([0-9.eE+-]+)$").matcher(body);
-        assertTrue(m.find(), "generation counter in " + r.url() + "/metrics");
-        return Double.parseDouble(m.group(1));
+    static double tokens(Servers.Serve r) throws Exception {
+        return Servers.metric(r.url(), "flashcl_generation_tokens_total");
     }
 
     static String complete(String url, String prompt) throws Exception {
@@ -103,7 +79,7 @@ class FleetTest {
         String device = Integer.toString(TestDevice.context().device().index());
         List<Process> all = new ArrayList<>();
         try {
-            Replica a = replica(device), b = replica(device);
+            Servers.Serve a = replica(device), b = replica(device);
             all.add(a.process());
             all.add(b.process());
             java.util.Map<String, String> alone = new java.util.HashMap<>();

@@ -19,8 +19,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -119,11 +117,7 @@ class PlaygroundBrowserTest {
     }
 
     static double metric(String name) throws Exception {
-        String body = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/metrics")).GET().build(),
-                HttpResponse.BodyHandlers.ofString()).body();
-        Matcher m = Pattern.compile("(?m)^" + name + "(\\{[^}]*\\})? ([0-9.eE+-]+)$").matcher(body);
-        assertTrue(m.find(), name + " in /metrics");
-        return Double.parseDouble(m.group(2));
+        return Servers.metric("http://127.0.0.1:" + server.port(), name);
     }
 
     @Test

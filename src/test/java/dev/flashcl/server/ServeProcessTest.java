@@ -2,8 +2,6 @@ package dev.flashcl.server;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import dev.flashcl.TestJvm;
-import dev.flashcl.cli.Main;
 import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -12,8 +10,6 @@ import java.net.HttpURLConnection;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -23,17 +19,10 @@ import org.junit.jupiter.api.Test;
 class ServeProcessTest {
     @Test
     void sigtermEndsInFlightRequestsAndTheProcess() throws Exception {
-        ProcessBuilder pb = TestJvm.java(Main.class, "serve", "--port", "0", "--context", "512");
-        Process p = pb.start();
+        Servers.Serve s = Servers.serve("--port", "0", "--context", "512");
+        Process p = s.process();
         try {
-            BufferedReader err = new BufferedReader(new InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8));
-            String url = null;
-            long deadline = System.nanoTime() + 120_000_000_000L;
-            for (String line; url == null && System.nanoTime() < deadline && (line = err.readLine()) != null; ) {
-                Matcher m = Pattern.compile("serving '.*' on (http://\\S+)/v1").matcher(line);
-                if (m.find()) url = m.group(1);
-            }
-            assertNotNull(url, "the server said where it serves");
+            String url = s.url();
             HttpURLConnection c = (HttpURLConnection) URI.create(url + "/v1/completions").toURL().openConnection();
             c.setRequestMethod("POST");
             c.setDoOutput(true);

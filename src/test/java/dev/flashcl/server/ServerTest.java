@@ -26,7 +26,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -34,8 +33,6 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -215,9 +212,7 @@ class ServerTest {
     }
 
     static double metric(String name) throws Exception {
-        Matcher m = Pattern.compile("(?m)^" + name + "(\\{[^}]*\\})? ([0-9.eE+-]+)$").matcher(get("/metrics").body());
-        assertTrue(m.find(), name + " in /metrics");
-        return Double.parseDouble(m.group(2));
+        return Servers.metric("http://127.0.0.1:" + server.port(), name);
     }
 
     /** A client that leaves mid-stream: its sequence stops and the device is free again at once; the metrics say so. */
