@@ -16,7 +16,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -120,13 +119,13 @@ public final class ModelCases {
                     + "; want F32 or F16 [" + rows + ", " + cols + "]");
         }
         ByteBuffer b = Checkpoint.map(t).order(ByteOrder.LITTLE_ENDIAN);
-        float[] out = new float[rows * cols];
-        if (t.dtype() == DType.F32) {
-            FloatBuffer f = b.asFloatBuffer();
-            f.get(out);
-        } else {
-            for (int i = 0; i < out.length; i++) out[i] = Half.toFloat(b.getShort(2 * i));
+        if (t.dtype() == DType.F16) {
+            short[] h = new short[rows * cols];
+            b.asShortBuffer().get(h);
+            return Half.toFloats(h);
         }
+        float[] out = new float[rows * cols];
+        b.asFloatBuffer().get(out);
         return out;
     }
 }

@@ -30,14 +30,15 @@ public final class PhiKernels {
     private final Map<String, Object> defines;
     private final Map<dev.flashcl.internal.checkpoint.DType, ClProgram> quantPrograms = new java.util.EnumMap<>(dev.flashcl.internal.checkpoint.DType.class);
     private final int lnWg, gemvWg, gemvRows, argmaxWg, computeUnits;
-    private final boolean tensorCores, skinny, fewRows;
+    private final boolean tensorCores, skinny;
     /** Rows the few-rows kernel (phi.cl's gemm_rows_*) takes in one pass over the weights (its RW_M). */
     public static final int ROWS_PASS = 16;
     /**
      * Up to this many rows the portable products take the few-rows kernel: one pass on a GPU (on
      * the H200's portable path, a step of 32 rows in two passes ran at 0.64x the 64-row tiles),
      * two on a CPU device (PoCL: the server's batch of 32 at 4x the tiles' tokens/s for one
-     * stream, 2.8x for eight).
+     * stream, 2.8x for eight). 0 under {@code -Dflashcl.rowsGemm=off} (the 64-row tiles for few rows
+     * too, to measure against).
      */
     private final int fewRowsMax;
     /** Up to this many rows the tensor-core products take the skinny kernel (a batched decode step). */
@@ -109,7 +110,8 @@ public final class PhiKernels {
         int max = ctx.device().maxWorkGroupSize();
         if (max < 256) throw new IllegalArgumentException(ctx.device().name() + " allows work-groups of " + max + "; the GEMM kernel needs 256");
         computeUnits = ctx.device().computeUnits();
-        fewRowsMax = ctx.device().type() == dev.flashcl.internal.cl.DeviceInfo.DeviceType.CPU ? 2 * ROWS_PASS : ROWS_PASS;
+        fewRowsMax = "off".equals(System.getProperty("flashcl.rowsGemm")) ? 0
+                : ctx.device().type() == dev.flashcl.internal.cl.DeviceInfo.DeviceType.CPU ? 2 * ROWS_PASS : ROWS_PASS;
         lnWg = Integer.getInteger("flashcl.lnWg", Math.min(256, Integer.highestOneBit(max)));
         gemvWg = gemv.wg();
         gemvRows = gemv.rows();
@@ -134,7 +136,6 @@ public final class PhiKernels {
         }
         tensorCores = mma != null;
         skinny = !"off".equals(System.getProperty("flashcl.skinnyGemm"));   // off: 128-row tiles for every row count (to measure against)
-        fewRows = !"off".equals(System.getProperty("flashcl.rowsGemm"));    // off: 64-row tiles for few rows too (to measure against)
         program = mma != null ? mma : ctx.program("phi.cl", defines);
     }
 
@@ -226,7 +227,7 @@ public final class PhiKernels {
     /** The same choice for a product in {@code splits} parts along k, {@code k8}: every k range a multiple of 8. */
     public Gemm gemm(int rows, int n, boolean k8, int splits) {
         if (tensorCores && k8) return rows <= SKINNY_ROWS && skinny ? Gemm.SKINNY : Gemm.MMA;
-        if (rows <= fewRowsMax && fewRows) return Gemm.ROWS;
+        if (rows <= fewRowsMax) return Gemm.ROWS;
         long big = (long) ((rows + 127) / 128) * ((n + 127) / 128) * splits;
         return rows > 64 && big >= 2L * computeUnits ? Gemm.TILE128 : Gemm.TILE64;
     }
