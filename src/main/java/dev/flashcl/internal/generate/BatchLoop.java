@@ -172,7 +172,10 @@ public final class BatchLoop implements AutoCloseable {
                     if (prefilling == null && running.size() < batch.maxRows() && !waiting.isEmpty()) {
                         Seq head = waiting.peekFirst();
                         int need = batch.pagesFor(prefillTokens(head).length + 1);
-                        if (need + running.size() <= batch.freePages()) admit = waiting.pollFirst();
+                        if (need + running.size() <= batch.freePages()) {
+                            admit = waiting.pollFirst();
+                            runningCount = running.size() + 1;   // running from admission: its first token may stream before this step ends
+                        }
                     }
                 }
                 for (Seq s : dropped) finish(s, StopReason.CANCELLED);
