@@ -37,7 +37,7 @@ public final class GenerationRequest {
     private final boolean stopAtEos;
     private final boolean cleanUpSpaces;
     private final Consumer<String> onText;
-    private final IntConsumer onToken;
+    private final TokenListener onToken;
     private final BooleanSupplier cancelWhen;
     private final boolean logprobs;
 
@@ -114,8 +114,19 @@ public final class GenerationRequest {
         return Optional.ofNullable(onText);
     }
 
-    /** @return the callback that gets each new token id as it is generated, if any */
-    public Optional<IntConsumer> onToken() {
+    /** Gets each new token as it is generated. */
+    @FunctionalInterface
+    public interface TokenListener {
+        /**
+         * @param token   the token id
+         * @param logprob its log-probability under the model when the request asks for
+         *                {@link Builder#logprobs logprobs}, else NaN
+         */
+        void accept(int token, double logprob);
+    }
+
+    /** @return the callback that gets each new token as it is generated, if any */
+    public Optional<TokenListener> onToken() {
         return Optional.ofNullable(onToken);
     }
 
@@ -140,7 +151,7 @@ public final class GenerationRequest {
         private boolean stopAtEos = true;
         private boolean cleanUpSpaces;
         private Consumer<String> onText;
-        private IntConsumer onToken;
+        private TokenListener onToken;
         private BooleanSupplier cancelWhen = () -> false;
         private boolean logprobs;
 
@@ -254,6 +265,17 @@ public final class GenerationRequest {
          * @return this builder
          */
         public Builder onToken(IntConsumer onToken) {
+            this.onToken = onToken == null ? null : (id, logprob) -> onToken.accept(id);
+            return this;
+        }
+
+        /**
+         * @param onToken gets each new token id with its log-probability (NaN unless
+         *                {@link #logprobs} is set) as it is generated, stop tokens excluded
+         *                (replaces {@link #onToken(IntConsumer)})
+         * @return this builder
+         */
+        public Builder onTokenLogprob(TokenListener onToken) {
             this.onToken = onToken;
             return this;
         }

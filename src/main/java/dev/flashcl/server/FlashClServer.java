@@ -16,6 +16,7 @@ import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -250,7 +251,7 @@ public final class FlashClServer implements AutoCloseable {
         if (r.seed() != null && !sampling.isGreedy()) sampling = sampling.seed(r.seed());
         GenerationRequest.Builder b = GenerationRequest.builder().promptTokens(ids).maxNewTokens(maxTokens).sampling(sampling)
                 .stopStrings(r.stop()).logprobs(r.logprobs()).stopAtEos(!r.ignoreEos());
-        Scheduler.Job job = new Scheduler.Job(b, ids.length);
+        Scheduler.Job job = new Scheduler.Job(b, ids.length, r.logprobs());
         if (!scheduler.offer(job)) {
             throw new ApiException(429, "rate_limit_exceeded", null, "queue_full", "the server's queue of " + options.maxQueue() + " requests is full; retry shortly");
         }
@@ -270,7 +271,7 @@ public final class FlashClServer implements AutoCloseable {
         } else {
             choice.put("text", text);
         }
-        if (r.logprobs()) choice.set("logprobs", logprobs(r.chat(), result));
+        if (r.logprobs()) choice.set("logprobs", logprobs(r.chat(), result.tokens(), result.logprobs(), 0));
         else choice.putNull("logprobs");
         choice.put("finish_reason", finishReason(result.stopReason()));
         o.set("usage", usage(result));
@@ -309,13 +310,21 @@ public final class FlashClServer implements AutoCloseable {
         metrics.response(200);
         String object = r.chat() ? "chat.completion.chunk" : "text_completion";
         try (OutputStream out = Content.Sink.asOutputStream(response)) {
-            if (r.chat()) event(out, chunk(id, object, created, r.chat(), null, true, null));
+            if (r.chat()) event(out, chunk(id, object, created, r.chat(), null, true, null, null));
+            List<Scheduler.Token> pending = new ArrayList<>();   // tokens whose text has not been sent
+            int offset = 0;   // completions' text_offset: characters of generated text before a chunk
             while (true) {
                 Scheduler.Event e = take(job);
-                if (e instanceof Scheduler.Text t) {
-                    if (!t.text().isEmpty()) event(out, chunk(id, object, created, r.chat(), t.text(), false, null));
+                if (e instanceof Scheduler.Token t) {
+                    pending.add(t);
+                } else if (e instanceof Scheduler.Text t) {
+                    if (t.text().isEmpty()) continue;
+                    event(out, chunk(id, object, created, r.chat(), t.text(), false, null, streamedLogprobs(r, pending, offset)));
+                    offset += t.text().length();
+                    pending.clear();
                 } else if (e instanceof Scheduler.Done d) {
-                    event(out, chunk(id, object, created, r.chat(), r.chat() ? null : "", false, finishReason(d.result().stopReason())));
+                    event(out, chunk(id, object, created, r.chat(), r.chat() ? null : "", false, finishReason(d.result().stopReason()),
+                            streamedLogprobs(r, pending, offset)));
                     if (r.includeUsage()) {
                         ObjectNode u = base(id, object, created);
                         u.putArray("choices");
@@ -344,7 +353,14 @@ public final class FlashClServer implements AutoCloseable {
         out.flush();
     }
 
-    private ObjectNode chunk(String id, String object, long created, boolean chat, String text, boolean role, String finish) {
+    /** A chunk's logprobs: those of the tokens since the last chunk, or null when the request did not ask. */
+    private ObjectNode streamedLogprobs(OpenAiRequest r, List<Scheduler.Token> tokens, int offset) {
+        if (!r.logprobs()) return null;
+        return logprobs(r.chat(), tokens.stream().mapToInt(Scheduler.Token::id).toArray(), tokens.stream().mapToDouble(Scheduler.Token::logprob).toArray(),
+                offset);
+    }
+
+    private ObjectNode chunk(String id, String object, long created, boolean chat, String text, boolean role, String finish, ObjectNode logprobs) {
         ObjectNode o = base(id, object, created);
         ObjectNode c = o.putArray("choices").addObject().put("index", 0);
         if (chat) {
@@ -354,7 +370,8 @@ public final class FlashClServer implements AutoCloseable {
         } else {
             c.put("text", text == null ? "" : text);
         }
-        c.putNull("logprobs");
+        if (logprobs == null) c.putNull("logprobs");
+        else c.set("logprobs", logprobs);
         if (finish == null) c.putNull("finish_reason");
         else c.put("finish_reason", finish);
         return o;
@@ -369,25 +386,25 @@ public final class FlashClServer implements AutoCloseable {
                 .put("total_tokens", r.promptTokenCount() + r.tokenCount());
     }
 
-    private ObjectNode logprobs(boolean chat, GenerationResult r) {
+    /** OpenAI's logprobs object for {@code tokens}; completions' text offsets count from {@code offset}. */
+    private ObjectNode logprobs(boolean chat, int[] ids, double[] values, int offset) {
         ObjectNode lp = OpenAiRequest.JSON.createObjectNode();
         if (chat) {
             ArrayNode content = lp.putArray("content");
-            for (int i = 0; i < r.tokens().length; i++) {
-                String t = tokenizer.decode(new int[] {r.tokens()[i]});
-                ObjectNode e = content.addObject().put("token", t).put("logprob", r.logprobs()[i]);
+            for (int i = 0; i < ids.length; i++) {
+                String t = tokenizer.decode(new int[] {ids[i]});
+                ObjectNode e = content.addObject().put("token", t).put("logprob", values[i]);
                 ArrayNode bytes = e.putArray("bytes");
                 for (byte x : t.getBytes(StandardCharsets.UTF_8)) bytes.add(x & 0xff);
                 e.putArray("top_logprobs");
             }
             lp.putNull("refusal");
         } else {
-            ArrayNode tokens = lp.putArray("tokens"), values = lp.putArray("token_logprobs"), offsets = lp.putArray("text_offset");
-            int offset = 0;
-            for (int i = 0; i < r.tokens().length; i++) {
-                String t = tokenizer.decode(new int[] {r.tokens()[i]});
+            ArrayNode tokens = lp.putArray("tokens"), logprobs = lp.putArray("token_logprobs"), offsets = lp.putArray("text_offset");
+            for (int i = 0; i < ids.length; i++) {
+                String t = tokenizer.decode(new int[] {ids[i]});
                 tokens.add(t);
-                values.add(r.logprobs()[i]);
+                logprobs.add(values[i]);
                 offsets.add(offset);
                 offset += t.length();
             }

@@ -154,7 +154,6 @@ record OpenAiRequest(boolean chat, String model, String prompt, int[] promptIds,
                 throw ApiException.invalid("logprobs", "logprobs above 0 is not supported: flashcl returns the chosen tokens' log-probabilities (logprobs: 0)");
             }
         }
-        if (logprobs && stream) throw ApiException.invalid("logprobs", "logprobs are not supported with stream: true yet");
         if (echo && stream) throw ApiException.invalid("echo", "echo is not supported with stream: true yet");
         boolean ignoreEos = !chat && bool(o, "ignore_eos");
         return new OpenAiRequest(chat, model, prompt, ids, maxTokens, temperature, topP, topK, seed, List.copyOf(stop), stream, includeUsage, echo, logprobs,

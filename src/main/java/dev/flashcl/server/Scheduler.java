@@ -17,7 +17,9 @@ import java.util.concurrent.RejectedExecutionException;
  */
 final class Scheduler implements AutoCloseable {
     /** What the device thread tells the HTTP thread of one request. */
-    sealed interface Event permits Text, Done, Failed {}
+    sealed interface Event permits Token, Text, Done, Failed {}
+    /** A new token with its log-probability, sent only to a job that asked for logprobs (it comes before its text). */
+    record Token(int id, double logprob) implements Event {}
     record Text(String text) implements Event {}
     record Done(GenerationResult result) implements Event {}
     record Failed(RuntimeException error) implements Event {}
@@ -26,15 +28,17 @@ final class Scheduler implements AutoCloseable {
     static final class Job {
         final GenerationRequest.Builder request;
         final int promptLength;
+        final boolean logprobs;
         final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
         final long submitted = System.nanoTime();
         volatile boolean cancelled;
         volatile int generated;
         long firstToken, lastToken;
 
-        Job(GenerationRequest.Builder request, int promptLength) {
+        Job(GenerationRequest.Builder request, int promptLength, boolean logprobs) {
             this.request = request;
             this.promptLength = promptLength;
+            this.logprobs = logprobs;
         }
 
         void cancel() {
@@ -57,7 +61,8 @@ final class Scheduler implements AutoCloseable {
         if (closed) return false;
         GenerationRequest r = job.request
                 .onText(t -> job.events.add(new Text(t)))
-                .onToken(id -> {
+                .onTokenLogprob((id, logprob) -> {
+                    if (job.logprobs) job.events.add(new Token(id, logprob));
                     long now = System.nanoTime();
                     if (job.generated == 0) {
                         job.firstToken = now;

@@ -120,6 +120,16 @@ class ServerTest {
         assertEquals(want, streamed.toString(), "the stream adds up to the same text");
         assertEquals(List.of("length"), finish);
         assertEquals(10, usage[0], "usage on the last chunk when asked");
+        List<Double> logprobs = new ArrayList<>();
+        StringBuilder tokens = new StringBuilder();
+        try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(params.toBuilder().logprobs(true).build())) {
+            s.stream().forEach(chunk -> chunk.choices().forEach(ch -> ch.logprobs().flatMap(l -> l.content()).ifPresent(l -> l.forEach(t -> {
+                logprobs.add(t.logprob());
+                tokens.append(t.token());
+            }))));
+        }
+        assertEquals(10, logprobs.size(), "streamed chat logprobs, as the client reads them");
+        assertEquals(want, tokens.toString());
     }
 
     @Test
@@ -182,6 +192,77 @@ class ServerTest {
         assertEquals(3, lp.get("token_logprobs").size());
         for (JsonNode v : lp.get("token_logprobs")) assertTrue(v.asDouble() <= 0 && v.asDouble() > -50, lp.toString());
         assertEquals(200, get("/health").statusCode());
+    }
+
+    /** The data lines of a server-sent-event stream, as JSON, up to [DONE]. */
+    static List<JsonNode> events(String path, String body) throws Exception {
+        HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path)).header("Authorization", "Bearer " + KEY)
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build();
+        HttpResponse<java.util.stream.Stream<String>> r = http.send(req, HttpResponse.BodyHandlers.ofLines());
+        assertEquals(200, r.statusCode());
+        List<JsonNode> out = new ArrayList<>();
+        boolean done = false;
+        for (String line : (Iterable<String>) r.body()::iterator) {
+            if (line.isEmpty()) continue;
+            assertTrue(line.startsWith("data: "), line);
+            if (line.equals("data: [DONE]")) {
+                done = true;
+                break;
+            }
+            out.add(JSON.readTree(line.substring(6)));
+        }
+        assertTrue(done, "the stream ends with [DONE]");
+        return out;
+    }
+
+    /**
+     * Logprobs, streamed and not, of the embedded model's 200 greedy tokens after its reference
+     * prompt, against log-softmax (fp64) of transformers' fp32 logits at the rows make_reference.py
+     * kept. Bound: log-softmax moves at most 2x the largest logit error, and the logits' bar is 2x
+     * transformers' own fp16 error, so 4x that error at the row.
+     */
+    @Test
+    void logprobsStreamedAndNotMatchTransformers() throws Exception {
+        Path dir = Path.of("testdata/embedded");
+        var ref = dev.flashcl.internal.check.ModelCases.reference(dir, model.info().vocabSize());
+        int plen = ref.ids().length - 200;
+        int[] prompt = java.util.Arrays.copyOf(ref.ids(), plen);
+        String ids = java.util.Arrays.toString(prompt);
+        String body = "{\"prompt\": " + ids + ", \"max_tokens\": 200, \"temperature\": 0, \"logprobs\": 0, \"ignore_eos\": true";
+        JsonNode whole = JSON.readTree(post("/v1/completions", body + "}", KEY).body()).get("choices").get(0);
+        List<Double> streamed = new ArrayList<>();
+        StringBuilder text = new StringBuilder(), tokenText = new StringBuilder();
+        int chunksWithTokens = 0;
+        for (JsonNode e : events("/v1/completions", body + ", \"stream\": true}")) {
+            JsonNode c = e.get("choices").get(0), lp = c.get("logprobs");
+            text.append(c.get("text").asText());
+            assertEquals(lp.get("tokens").size(), lp.get("token_logprobs").size(), lp.toString());
+            if (lp.get("tokens").size() > 0) {
+                chunksWithTokens++;
+                assertEquals(tokenText.length(), lp.get("text_offset").get(0).asInt(), "text_offset counts the text before the chunk");
+            }
+            for (JsonNode t : lp.get("tokens")) tokenText.append(t.asText());
+            for (JsonNode v : lp.get("token_logprobs")) streamed.add(v.asDouble());
+        }
+        assertEquals(whole.get("text").asText(), text.toString());
+        assertEquals(text.toString(), tokenText.toString(), "a chunk's tokens spell its text");
+        assertTrue(chunksWithTokens > 100, "logprobs come with the text, not all at the end: " + chunksWithTokens + " chunks");
+        JsonNode values = whole.get("logprobs").get("token_logprobs");
+        assertEquals(200, values.size());
+        assertEquals(200, streamed.size());
+        for (int i = 0; i < 200; i++) assertEquals(values.get(i).asDouble(), streamed.get(i), 1e-6, "token " + i + ": streamed and not");
+        int checked = 0;
+        for (int r = 0; r < ref.positions().length; r++) {
+            int p = ref.positions()[r], k = p - (plen - 1);
+            if (k < 0 || k >= 200) continue;
+            int token = ref.ids()[p + 1];
+            double want = dev.flashcl.internal.check.ModelCases.Reference.logprob(ref.logits(), ref.vocab(), r, token);
+            double maxErr16 = 0;
+            for (int i = 0; i < ref.vocab(); i++) maxErr16 = Math.max(maxErr16, Math.abs(ref.logitsFp16()[r * ref.vocab() + i] - ref.logits()[r * ref.vocab() + i]));
+            assertEquals(want, streamed.get(k), 4 * maxErr16, "new token " + k + " (position " + p + ")");
+            checked++;
+        }
+        assertTrue(checked >= 5, checked + " rows checked");
     }
 
     /** 32 clients at once, each with its own prompt, retrying on 429: each gets the text it gets alone. */

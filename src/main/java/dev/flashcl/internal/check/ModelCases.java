@@ -42,15 +42,36 @@ public final class ModelCases {
         return out;
     }
 
-    public static Measure logits(CheckRig rig, Path dir, Storage s) {
+    /**
+     * make_reference.py's dump: the ids, the positions kept, and transformers' logits there
+     * (fp32 math and its own fp16 pass), rows of {@code vocab}.
+     */
+    public record Reference(int[] ids, int[] positions, int vocab, float[] logits, float[] logitsFp16) {
+        /** @return row {@code r}'s log-probability of {@code token} under logits {@code l} (fp64 log-softmax) */
+        public static double logprob(float[] l, int vocab, int r, int token) {
+            double max = Double.NEGATIVE_INFINITY, sum = 0;
+            for (int i = 0; i < vocab; i++) max = Math.max(max, l[r * vocab + i]);
+            for (int i = 0; i < vocab; i++) sum += Math.exp(l[r * vocab + i] - max);
+            return l[r * vocab + token] - max - Math.log(sum);
+        }
+    }
+
+    /** @return the reference of the model in {@code dir} (reference.json and reference.safetensors) */
+    public static Reference reference(Path dir, int vocab) {
         JsonNode ref = json(dir.resolve("reference.json"));
-        int[] ids = ints(ref.get("ids"));
         int[] positions = ints(ref.get("positions"));
         Map<String, TensorInfo> t = SafetensorsFile.read(dir.resolve("reference.safetensors"));
+        return new Reference(ints(ref.get("ids")), positions, vocab, floats(t.get("logits"), positions.length, vocab),
+                floats(t.get("logits_fp16"), positions.length, vocab));
+    }
+
+    public static Measure logits(CheckRig rig, Path dir, Storage s) {
+        int[] ids = ints(json(dir.resolve("reference.json")).get("ids"));
         try (PhiModel m = PhiModel.load(rig.ctx(), dir, PhiModel.Options.defaults().withStorage(s).withChunk(ids.length).withAllLogits(true), n -> {})) {
             int v = m.config().vocabSize();
-            float[] want = floats(t.get("logits"), positions.length, v);
-            float[] half = floats(t.get("logits_fp16"), positions.length, v);
+            Reference ref = reference(dir, v);
+            int[] positions = ref.positions();
+            float[] want = ref.logits(), half = ref.logitsFp16();
             m.prefill(ids, null);
             float[] all = m.logits(ids.length);
             double maxDiff = -1, sumDiff = 0, maxBase = 0, sumBase = 0;

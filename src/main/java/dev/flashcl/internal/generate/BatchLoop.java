@@ -320,8 +320,9 @@ public final class BatchLoop implements AutoCloseable {
                 reason = StopReason.STOP_TOKEN;
             } else {
                 s.out.add(token);
-                if (s.r.logprobs()) s.logprobs.add(Generator.logprob(logits, token));
-                if (s.r.onToken().isPresent()) s.r.onToken().get().accept(token);
+                double lp = s.r.logprobs() ? Generator.logprob(logits, token) : Double.NaN;
+                if (s.r.logprobs()) s.logprobs.add(lp);
+                if (s.r.onToken().isPresent()) s.r.onToken().get().accept(token, lp);
                 if (s.stream != null && s.stopText.accept(s.stream.next(token))) reason = StopReason.STOP_STRING;
                 else if (s.out.size() >= s.r.maxNewTokens()) reason = StopReason.MAX_TOKENS;
                 else if (s.cancelled()) reason = StopReason.CANCELLED;

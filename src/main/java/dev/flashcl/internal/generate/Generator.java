@@ -103,8 +103,9 @@ public final class Generator {
                 break;
             }
             out.add(next);
-            if (r.logprobs()) logprobs.add(logprob(logits, next));
-            if (r.onToken().isPresent()) r.onToken().get().accept(next);
+            double lp = r.logprobs() ? logprob(logits, next) : Double.NaN;
+            if (r.logprobs()) logprobs.add(lp);
+            if (r.onToken().isPresent()) r.onToken().get().accept(next, lp);
             if (stream != null && stopText.accept(stream.next(next))) {
                 reason = StopReason.STOP_STRING;
                 break;
