@@ -1,5 +1,6 @@
 package dev.flashcl;
 
+import dev.flashcl.internal.generate.ChatFormat;
 import dev.flashcl.internal.generate.Generator;
 import dev.flashcl.internal.kernels.Storage;
 import dev.flashcl.internal.phi.PhiModel;
@@ -21,6 +22,7 @@ public final class LanguageModel implements AutoCloseable {
     private long epoch;
     private boolean closed;
     private Batcher batcher;
+    private ChatFormat chatFormat;
 
     LanguageModel(PhiModel model, Path source, long loadNanos, long buildNanos) {
         this.model = model;
@@ -118,6 +120,30 @@ public final class LanguageModel implements AutoCloseable {
     void checkSession(long sessionEpoch) {
         ensureOpen();
         if (sessionEpoch != epoch) throw new IllegalStateException("this session has ended: a later session or generate took the model");
+    }
+
+    /**
+     * Renders chat messages as the prompt this model continues: through the model's own chat
+     * template when its tokenizer_config.json (or its GGUF file's {@code tokenizer.chat_template})
+     * has one, rendered as transformers' apply_chat_template renders it (this needs
+     * com.hubspot.jinjava:jinjava on the class path); else Phi-2's documented forms, one question as
+     * {@code Instruct: ...\nOutput:} and several turns as a {@code User:} / {@code Assistant:}
+     * dialogue whose stop strings end the reply before the user's next line. Generate from
+     * {@link ChatPrompt#text()} with its {@link ChatPrompt#stopStrings() stop strings}.
+     *
+     * @param messages the chat so far, ending with the user's message
+     * @return the prompt and its stop strings
+     * @throws IllegalArgumentException when the messages do not suit the format (no user message,
+     *                                  or the template refuses them) or the template fails to render
+     * @throws IllegalStateException    when the model has a template and Jinjava is missing
+     */
+    public ChatPrompt chatPrompt(java.util.List<ChatMessage> messages) {
+        ChatFormat f;
+        synchronized (this) {
+            if (chatFormat == null) chatFormat = ChatFormat.of(source);
+            f = chatFormat;
+        }
+        return f.render(messages);
     }
 
     /** @return the model's tokenizer, empty when its directory had no tokenizer files */

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flashcl.Batcher;
+import dev.flashcl.ChatPrompt;
 import dev.flashcl.GenerationRequest;
 import dev.flashcl.GenerationResult;
 import dev.flashcl.LanguageModel;
@@ -236,7 +237,20 @@ public final class FlashClServer implements AutoCloseable {
             throw new ApiException(404, "invalid_request_error", "model", "model_not_found", "the model '" + r.model() + "' does not exist; this server serves '"
                     + options.modelName() + "'");
         }
-        int[] ids = r.promptIds() != null ? r.promptIds() : tokenizer.encode(r.prompt());
+        String prompt = r.prompt();
+        List<String> stops = r.stop();
+        if (r.chat()) {
+            ChatPrompt chat;
+            try {
+                chat = model.chatPrompt(r.messages());
+            } catch (IllegalArgumentException | IllegalStateException e) {
+                throw ApiException.invalid("messages", e.getMessage());
+            }
+            prompt = chat.text();
+            stops = new ArrayList<>(stops);
+            stops.addAll(chat.stopStrings());
+        }
+        int[] ids = r.promptIds() != null ? r.promptIds() : tokenizer.encode(prompt);
         int vocab = model.info().vocabSize(), context = model.info().contextLength();
         for (int id : ids) if (id >= vocab) throw ApiException.invalid("prompt", "prompt token id " + id + " is outside the vocabulary of " + vocab);
         String promptParam = r.chat() ? "messages" : "prompt";
@@ -250,7 +264,7 @@ public final class FlashClServer implements AutoCloseable {
         Sampling sampling = r.temperature() == 0 ? Sampling.greedy() : Sampling.temperature(r.temperature()).topP(r.topP()).topK(r.topK());
         if (r.seed() != null && !sampling.isGreedy()) sampling = sampling.seed(r.seed());
         GenerationRequest.Builder b = GenerationRequest.builder().promptTokens(ids).maxNewTokens(maxTokens).sampling(sampling)
-                .stopStrings(r.stop()).logprobs(r.logprobs()).stopAtEos(!r.ignoreEos());
+                .stopStrings(stops).logprobs(r.logprobs()).stopAtEos(!r.ignoreEos());
         Scheduler.Job job = new Scheduler.Job(b, ids.length, r.logprobs());
         if (!scheduler.offer(job)) {
             throw new ApiException(429, "rate_limit_exceeded", null, "queue_full", "the server's queue of " + options.maxQueue() + " requests is full; retry shortly");

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flashcl.ChatMessage;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -18,21 +19,22 @@ import java.util.Set;
  *
  * @param chat          whether it came to the chat endpoint
  * @param model         the model asked for, or null
- * @param prompt        the prompt text (chat: the rendered messages), or null when given as ids
+ * @param prompt        the prompt text, or null when given as ids or as chat messages
+ * @param messages      the chat's messages (the server renders them as its model does), or null
  * @param promptIds     the prompt as token ids, or null
  * @param maxTokens     the most new tokens, or null for as many as the context leaves
  * @param temperature   0 for greedy
  * @param topP          nucleus cut
  * @param topK          top-k cut (flashcl's extension; 0 for none)
  * @param seed          the sampling seed, or null
- * @param stop          stop strings (the request's, and the dialogue form's for a multi-turn chat)
+ * @param stop          the request's stop strings
  * @param stream        server-sent events
  * @param includeUsage  a usage chunk at the end of a stream
  * @param echo          completions: the prompt before the text
  * @param logprobs      log-probabilities of the chosen tokens
  * @param ignoreEos     completions: keep going past the end-of-text token (vLLM's extension; benchmarks use it)
  */
-record OpenAiRequest(boolean chat, String model, String prompt, int[] promptIds, Integer maxTokens, double temperature, double topP,
+record OpenAiRequest(boolean chat, String model, String prompt, List<ChatMessage> messages, int[] promptIds, Integer maxTokens, double temperature, double topP,
                      int topK, Long seed, List<String> stop, boolean stream, boolean includeUsage, boolean echo, boolean logprobs, boolean ignoreEos) {
     static final ObjectMapper JSON = new ObjectMapper();
     static {
@@ -81,11 +83,9 @@ record OpenAiRequest(boolean chat, String model, String prompt, int[] promptIds,
         }
         String prompt = null;
         int[] ids = null;
-        List<String> formatStops = List.of();
+        List<ChatMessage> messages = null;
         if (chat) {
-            List<ChatFormat.Message> messages = messages(o.get("messages"));
-            prompt = ChatFormat.render(messages);
-            if (!ChatFormat.isInstruct(messages)) formatStops = ChatFormat.DIALOGUE_STOPS;
+            messages = messages(o.get("messages"));
         } else {
             JsonNode p = o.get("prompt");
             if (p == null || p.isNull()) throw ApiException.invalid("prompt", "prompt is required");
@@ -132,7 +132,6 @@ record OpenAiRequest(boolean chat, String model, String prompt, int[] promptIds,
             else throw ApiException.invalid("stop", "stop must be a string or up to 4 strings");
             for (String x : stop) if (x.isEmpty()) throw ApiException.invalid("stop", "a stop string is empty");
         }
-        stop.addAll(formatStops);
         boolean stream = bool(o, "stream");
         boolean includeUsage = false;
         if (o.hasNonNull("stream_options")) {
@@ -156,14 +155,14 @@ record OpenAiRequest(boolean chat, String model, String prompt, int[] promptIds,
         }
         if (echo && stream) throw ApiException.invalid("echo", "echo is not supported with stream: true yet");
         boolean ignoreEos = !chat && bool(o, "ignore_eos");
-        return new OpenAiRequest(chat, model, prompt, ids, maxTokens, temperature, topP, topK, seed, List.copyOf(stop), stream, includeUsage, echo, logprobs,
+        return new OpenAiRequest(chat, model, prompt, messages, ids, maxTokens, temperature, topP, topK, seed, List.copyOf(stop), stream, includeUsage, echo, logprobs,
                 ignoreEos);
     }
 
-    private static List<ChatFormat.Message> messages(JsonNode m) {
+    private static List<ChatMessage> messages(JsonNode m) {
         if (m == null || m.isNull()) throw ApiException.invalid("messages", "messages is required");
         if (!m.isArray() || m.isEmpty()) throw ApiException.invalid("messages", "messages must be a non-empty array");
-        List<ChatFormat.Message> out = new ArrayList<>();
+        List<ChatMessage> out = new ArrayList<>();
         for (int i = 0; i < m.size(); i++) {
             JsonNode e = m.get(i);
             String where = "messages[" + i + "]";
@@ -188,7 +187,7 @@ record OpenAiRequest(boolean chat, String model, String prompt, int[] promptIds,
             } else {
                 throw ApiException.invalid(where + ".content", where + ".content must be a string or text parts");
             }
-            out.add(new ChatFormat.Message(role.equals("developer") ? "system" : role, text));
+            out.add(new ChatMessage(role.equals("developer") ? "system" : role, text));
         }
         if (!out.get(out.size() - 1).role().equals("user")) throw ApiException.invalid("messages", "the last message must be the user's");
         return out;

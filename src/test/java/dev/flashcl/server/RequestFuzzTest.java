@@ -16,7 +16,7 @@ class RequestFuzzTest {
         byte[] body = chat ? Arrays.copyOfRange(data, 1, data.length) : data;
         try {
             OpenAiRequest r = OpenAiRequest.parse(body, chat);
-            if (r.prompt() == null && r.promptIds() == null) throw new AssertionError("a request without a prompt was accepted");
+            if (r.prompt() == null && r.promptIds() == null && (r.messages() == null || r.messages().isEmpty())) throw new AssertionError("a request without a prompt was accepted");
             if (r.maxTokens() != null && r.maxTokens() < 1) throw new AssertionError("max_tokens " + r.maxTokens() + " accepted");
             if (!(r.topP() > 0 && r.topP() <= 1) || !(r.temperature() >= 0 && r.temperature() <= 2)) throw new AssertionError("sampling out of range accepted");
         } catch (ApiException e) {

@@ -16,6 +16,7 @@ import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import com.openai.models.chat.completions.ChatCompletionStreamOptions;
 import com.openai.models.completions.Completion;
 import com.openai.models.completions.CompletionCreateParams;
+import dev.flashcl.ChatMessage;
 import dev.flashcl.FlashCl;
 import dev.flashcl.GenerationRequest;
 import dev.flashcl.LanguageModel;
@@ -351,10 +352,45 @@ class ServerTest {
 
     @Test
     void theDialogueFormStopsBeforeTheUsersNextTurn() {
-        String prompt = ChatFormat.render(List.of(new ChatFormat.Message("user", "hi"), new ChatFormat.Message("assistant", "hello"),
-                new ChatFormat.Message("user", "how are you?")));
-        assertEquals("User: hi\nAssistant: hello\nUser: how are you?\nAssistant:", prompt);
-        assertEquals("Instruct: name three primes.\nOutput:", ChatFormat.render(List.of(new ChatFormat.Message("user", " name three primes. "))));
+        var p = model.chatPrompt(List.of(ChatMessage.user("hi"), ChatMessage.assistant("hello"), ChatMessage.user("how are you?")));
+        assertEquals("User: hi\nAssistant: hello\nUser: how are you?\nAssistant:", p.text());
+        assertEquals(List.of("\nUser:", "\nAssistant:"), p.stopStrings());
+        var c = client.chat().completions().create(ChatCompletionCreateParams.builder().model(NAME).addUserMessage("hi").addAssistantMessage("hello")
+                .addUserMessage("how are you?").maxCompletionTokens(40).temperature(0).build());
+        String want = model.generate(GenerationRequest.builder().prompt(p.text()).stopStrings(p.stopStrings()).maxNewTokens(40).build()).text();
+        assertEquals(want, c.choices().get(0).message().content().orElseThrow());
+    }
+
+    /**
+     * A model whose tokenizer_config.json has a chat_template: the chat endpoint renders through it,
+     * as transformers does (testdata/chat/templates.json, ChatML and three turns), and answers what
+     * the library generates from that text.
+     */
+    @Test
+    void aModelsOwnChatTemplateRendersItsChats(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        JsonNode cases = JSON.readTree(new java.io.File("testdata/chat/templates.json")).get("cases");
+        JsonNode c = null;
+        for (JsonNode x : cases) if (x.get("template_name").asText().equals("chatml") && x.get("messages_name").asText().equals("three turns")) c = x;
+        for (String f : new String[] {"config.json", "generation_config.json", "model.safetensors", "tokenizer.json"}) {
+            java.nio.file.Files.copy(Path.of("testdata/embedded", f), dir.resolve(f));
+        }
+        var config = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(Path.of("testdata/embedded/tokenizer_config.json").toFile());
+        config.put("chat_template", c.get("template").asText());
+        java.nio.file.Files.writeString(dir.resolve("tokenizer_config.json"), config.toString());
+        try (LanguageModel m = engine.load(dir, LoadOptions.builder().contextLength(256).build());
+             FlashClServer s = new FlashClServer(m, new FlashClServer.Options("127.0.0.1", 0, NAME, null, 4, 8, 1_000_000, 64))) {
+            List<ChatMessage> messages = new ArrayList<>();
+            for (JsonNode x : c.get("messages")) messages.add(new ChatMessage(x.get("role").asText(), x.get("content").asText()));
+            var p = m.chatPrompt(messages);
+            assertEquals(c.get("rendered").asText(), p.text());
+            assertEquals("chat_template", p.format());
+            String want = m.generate(GenerationRequest.builder().prompt(p.text()).maxNewTokens(12).build()).text();
+            OpenAIClient own = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + s.port() + "/v1").apiKey("none").maxRetries(0).build();
+            var got = own.chat().completions().create(ChatCompletionCreateParams.builder().model(NAME).addUserMessage("hi").addAssistantMessage("Hello! How can I help?")
+                    .addUserMessage("Write a haiku about\nOpenCL.").maxCompletionTokens(12).temperature(0).build());
+            assertEquals(want, got.choices().get(0).message().content().orElseThrow());
+            assertEquals(m.tokenizer().orElseThrow().encode(p.text()).length, got.usage().orElseThrow().promptTokens());
+        }
     }
 
     /** bench serve's load generator against this server: every request completes with exactly its new tokens (eos ignored). */

@@ -67,6 +67,11 @@ public final class GgufWriter {
         w.u32("tokenizer.ggml.eos_token_id", c.eosTokenId());
         w.u32("tokenizer.ggml.unknown_token_id", c.eosTokenId());
         w.bool("tokenizer.ggml.add_bos_token", false);
+        Path tc = hfDir.resolve("tokenizer_config.json");   // as llama.cpp's converter does, the chat template travels in the file
+        if (java.nio.file.Files.isRegularFile(tc)) {
+            JsonNode t = new ObjectMapper().readTree(tc.toFile()).get("chat_template");
+            if (t != null && t.isTextual()) w.str("tokenizer.chat_template", t.asText());
+        }
 
         Map<String, float[]> data = new LinkedHashMap<>();
         Map<String, long[]> ne = new LinkedHashMap<>();
