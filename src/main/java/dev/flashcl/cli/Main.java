@@ -54,6 +54,13 @@ public final class Main {
             err.flush();
             return FAILED;
         });
+        CommandLine.IParameterExceptionHandler usage = cli.getParameterExceptionHandler();
+        cli.setParameterExceptionHandler((e, given) -> {
+            String env = environmentOf(e.getArgSpec(), given);
+            if (env == null) return usage.handleParseException(e, given);
+            e.getCommandLine().getErr().println("flashcl: the environment variable " + env + ": " + e.getMessage());
+            return USAGE;
+        });
         try {
             return cli.execute(args);
         } catch (Error e) {   // an Error escapes picocli's handler: still one line, the trace under -v
@@ -62,6 +69,17 @@ public final class Main {
                     : "internal error (" + e + "); run again with -v for the stack trace, and report it"));
             return FAILED;
         }
+    }
+
+    /**
+     * The environment variable a bad value came from: serve's options default to FLASHCL_ and the
+     * option's name (--max-batch: FLASHCL_MAX_BATCH); null when the command line gave the option.
+     */
+    private static String environmentOf(CommandLine.Model.ArgSpec spec, String[] given) {
+        if (!(spec instanceof CommandLine.Model.OptionSpec o) || !o.command().name().equals("serve")) return null;
+        for (String a : given) for (String n : o.names()) if (a.equals(n) || a.startsWith(n + "=")) return null;
+        String env = "FLASHCL_" + o.longestName().replaceFirst("^--", "").toUpperCase(java.util.Locale.ROOT).replace('-', '_');
+        return System.getenv(env) != null ? env : null;
     }
 
     /** The command tree, every command with --help and --version. */
