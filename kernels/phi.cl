@@ -718,3 +718,16 @@ __kernel void KERNEL(cache_to_pages)(__global const STORE_T* k_cache, __global c
     STORE1(LOAD1(k_cache, from), k_pages, to);   // exact: fp16 -> fp32 -> fp16 round-trips
     STORE1(LOAD1(v_cache, from), v_pages, to);
 }
+
+// The other way: positions [0, n) of a sequence's pages into the contiguous KV cache of one layer,
+// so that a prefill continues after a prompt prefix whose pages are shared. Same arguments.
+__kernel void KERNEL(pages_to_cache)(__global STORE_T* k_cache, __global STORE_T* v_cache, int cache_row0, int ctx,
+                                     __global const STORE_T* k_pages, __global const STORE_T* v_pages, int page_size, __global const int* table,
+                                     int heads, int d_head, int n) {
+    const int d = get_global_id(0), head = get_global_id(1), t = get_global_id(2);
+    if (d >= d_head || t >= n) return;
+    const size_t to = ((size_t)cache_row0 + (size_t)head * ctx + t) * d_head + d;
+    const size_t from = (((size_t)table[t / page_size] * heads + head) * page_size + t % page_size) * d_head + d;
+    STORE1(LOAD1(k_pages, from), k_cache, to);
+    STORE1(LOAD1(v_pages, from), v_cache, to);
+}

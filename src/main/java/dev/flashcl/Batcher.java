@@ -25,8 +25,11 @@ public final class Batcher implements AutoCloseable {
      *                     tenth of the device where that is less
      * @param pageSize     positions per KV-cache page
      * @param prefillChunk prompt tokens prefilled between two decode steps, at most
+     * @param prefixCache  whether a prompt reuses the KV pages of a prefix that an earlier prompt
+     *                     computed (whole pages of the same tokens from the start, as a shared
+     *                     system prompt gives); such pages stay cached until the space is needed
      */
-    public record Options(int maxBatch, int maxQueue, long kvCacheBytes, int pageSize, int prefillChunk) {
+    public record Options(int maxBatch, int maxQueue, long kvCacheBytes, int pageSize, int prefillChunk, boolean prefixCache) {
         /**
          * Checks every value.
          *
@@ -35,6 +38,7 @@ public final class Batcher implements AutoCloseable {
          * @param kvCacheBytes KV cache bytes, 0 for automatic
          * @param pageSize     positions per page
          * @param prefillChunk prompt tokens between two decode steps
+         * @param prefixCache  whether a prompt reuses the KV pages of a prefix an earlier prompt left
          */
         public Options {
             if (maxBatch < 1 || maxBatch > 1024) throw new IllegalArgumentException("max batch must be 1..1024, got " + maxBatch);
@@ -44,9 +48,9 @@ public final class Batcher implements AutoCloseable {
             if (prefillChunk < 1) throw new IllegalArgumentException("the prefill chunk must be at least 1 token, got " + prefillChunk);
         }
 
-        /** @return 64 sequences, 256 waiting, automatic KV cache, pages of 16 positions, prefill chunks of 512 */
+        /** @return 64 sequences, 256 waiting, automatic KV cache, pages of 16 positions, prefill chunks of 512, prefix sharing on */
         public static Options defaults() {
-            return new Options(64, 256, 0, 16, 512);
+            return new Options(64, 256, 0, 16, 512, true);
         }
 
         /**
@@ -54,7 +58,7 @@ public final class Batcher implements AutoCloseable {
          * @return these options with that batch
          */
         public Options withMaxBatch(int n) {
-            return new Options(n, maxQueue, kvCacheBytes, pageSize, prefillChunk);
+            return new Options(n, maxQueue, kvCacheBytes, pageSize, prefillChunk, prefixCache);
         }
 
         /**
@@ -62,7 +66,7 @@ public final class Batcher implements AutoCloseable {
          * @return these options with that queue
          */
         public Options withMaxQueue(int n) {
-            return new Options(maxBatch, n, kvCacheBytes, pageSize, prefillChunk);
+            return new Options(maxBatch, n, kvCacheBytes, pageSize, prefillChunk, prefixCache);
         }
 
         /**
@@ -70,7 +74,7 @@ public final class Batcher implements AutoCloseable {
          * @return these options with that cache
          */
         public Options withKvCacheBytes(long bytes) {
-            return new Options(maxBatch, maxQueue, bytes, pageSize, prefillChunk);
+            return new Options(maxBatch, maxQueue, bytes, pageSize, prefillChunk, prefixCache);
         }
 
         /**
@@ -78,7 +82,7 @@ public final class Batcher implements AutoCloseable {
          * @return these options with that page size
          */
         public Options withPageSize(int positions) {
-            return new Options(maxBatch, maxQueue, kvCacheBytes, positions, prefillChunk);
+            return new Options(maxBatch, maxQueue, kvCacheBytes, positions, prefillChunk, prefixCache);
         }
 
         /**
@@ -86,7 +90,17 @@ public final class Batcher implements AutoCloseable {
          * @return these options with that chunk
          */
         public Options withPrefillChunk(int tokens) {
-            return new Options(maxBatch, maxQueue, kvCacheBytes, pageSize, tokens);
+            return new Options(maxBatch, maxQueue, kvCacheBytes, pageSize, tokens, prefixCache);
+        }
+
+        /**
+         * @param share whether a prompt reuses the KV pages of a prefix (whole pages of the same
+         *              tokens from the start) that an earlier prompt computed; the pages stay
+         *              cached until the space is needed
+         * @return these options with prefix sharing on or off
+         */
+        public Options withPrefixCache(boolean share) {
+            return new Options(maxBatch, maxQueue, kvCacheBytes, pageSize, prefillChunk, share);
         }
     }
 
@@ -111,7 +125,7 @@ public final class Batcher implements AutoCloseable {
             throw new IllegalArgumentException(String.format("a KV cache of %d bytes holds %d pages of %d positions; one sequence of the context (%d positions) needs %d (%d bytes)",
                     o.kvCacheBytes(), pages, o.pageSize(), model.contextLength(), perSequence, perSequence * pageBytes));
         }
-        this.loop = new BatchLoop(model, o.maxBatch(), o.maxQueue(), o.pageSize(), Math.toIntExact(Math.min(Integer.MAX_VALUE, pages)), o.prefillChunk());
+        this.loop = new BatchLoop(model, o.maxBatch(), o.maxQueue(), o.pageSize(), Math.toIntExact(Math.min(Integer.MAX_VALUE, pages)), o.prefillChunk(), o.prefixCache());
     }
 
     /**
@@ -159,7 +173,10 @@ public final class Batcher implements AutoCloseable {
         return loop.maxBatch();
     }
 
-    /** @return decode steps run so far, sequence-steps in them (their ratio: the mean batch), and sequences preempted for KV pages */
+    /**
+     * @return decode steps run so far, sequence-steps in them (their ratio: the mean batch),
+     *         sequences preempted for KV pages, and prompt positions taken from shared prefix pages
+     */
     public long[] stepCounts() {
         return loop.stepCounts();
     }

@@ -87,4 +87,46 @@ class BatcherTest {
         }
         assertEquals(solo.get(0).length, model.generate(reqs.get(0)).tokens().length, "the model generates alone again once the batcher is closed");
     }
+
+    /**
+     * Prompts that start with the same 40 tokens (two full pages of 16, then 8 more) share the
+     * first request's two pages instead of prefilling them again, and each gets the tokens it gets
+     * from a batcher that shares nothing; in a cache of one sequence's worth of pages the shared
+     * pages are evicted as others need them, and the outputs still hold.
+     */
+    @Test
+    void promptsWithACommonPrefixShareItsPages() throws Exception {
+        SplittableRandom r = new SplittableRandom(5);
+        int[] common = r.ints(40, 0, 512).toArray();
+        List<GenerationRequest> reqs = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            int[] tail = r.ints(1 + r.nextInt(20), 0, 512).toArray();
+            int[] prompt = java.util.Arrays.copyOf(common, common.length + tail.length);
+            System.arraycopy(tail, 0, prompt, common.length, tail.length);
+            var b = GenerationRequest.builder().promptTokens(prompt).maxNewTokens(10 + r.nextInt(20)).stopAtEos(false);
+            if (i % 2 == 1) b.sampling(Sampling.temperature(0.9).topK(40).topP(0.95).seed(i));
+            reqs.add(b.build());
+        }
+        List<int[]> alone = new ArrayList<>();
+        try (Batcher b = model.batcher(Batcher.Options.defaults().withMaxBatch(8).withPrefixCache(false))) {
+            for (GenerationRequest q : reqs) alone.add(b.submit(q).get().tokens());
+            assertEquals(0, b.stepCounts()[3], "nothing shared when sharing is off");
+        }
+        try (Batcher b = model.batcher(Batcher.Options.defaults().withMaxBatch(8))) {
+            assertArrayEquals(alone.get(0), b.submit(reqs.get(0)).get().tokens());
+            List<int[]> got = together(b, reqs.subList(1, reqs.size()), 0);
+            for (int i = 1; i < reqs.size(); i++) assertArrayEquals(alone.get(i), got.get(i - 1), "request " + i + " on shared pages vs alone");
+            assertEquals(5L * 32, b.stepCounts()[3], "each later prompt took the first one's two full pages");
+            assertEquals(0, b.cacheUsage(), 1e-9, "pages held by no one count as free");
+        }
+        long onePage = 2L * model.info().layers() * model.info().heads() * 16 * model.info().headDim() * 4;
+        int perSequence = (model.info().contextLength() + 15) / 16;
+        try (Batcher b = model.batcher(Batcher.Options.defaults().withMaxBatch(8).withKvCacheBytes(onePage * perSequence))) {
+            List<int[]> got = together(b, reqs, 0);
+            for (int i = 0; i < reqs.size(); i++) assertArrayEquals(alone.get(i), got.get(i), "request " + i + " in a small shared cache vs alone");
+            List<int[]> again = together(b, requests(), 0);   // other prompts take the cached pages back
+            assertEquals(requests().size(), again.size());
+            assertEquals(0, b.cacheUsage(), 1e-9, "every page back");
+        }
+    }
 }

@@ -39,8 +39,10 @@ public final class ServeBench {
      * @param newTokens         new tokens a request
      * @param requestsPerClient requests each client sends at a level
      * @param vocab             prompt ids are drawn below this
+     * @param sharedPrefix      the first this many prompt tokens are the same in every request (a system prompt)
      */
-    public record Options(URI base, String apiKey, String model, List<Integer> clients, int promptTokens, int newTokens, int requestsPerClient, int vocab) {}
+    public record Options(URI base, String apiKey, String model, List<Integer> clients, int promptTokens, int newTokens, int requestsPerClient, int vocab,
+                          int sharedPrefix) {}
 
     /** One concurrency level's figures. */
     public record Point(int clients, int requests, int failed, double seconds, long newTokens, double tokensPerSecond,
@@ -95,12 +97,14 @@ public final class ServeBench {
     }
 
     private static void warm(Options o) throws Exception {
-        request(new Options(o.base(), o.apiKey(), o.model(), o.clients(), Math.min(8, o.promptTokens()), 2, 1, o.vocab()), new SplittableRandom(7));
+        request(new Options(o.base(), o.apiKey(), o.model(), o.clients(), Math.min(8, o.promptTokens()), 2, 1, o.vocab(), 0), new SplittableRandom(7));
     }
 
     /** One streaming request: {ttft ms, new tokens, then each gap between events in ms}, or null when it failed. */
     private static double[] request(Options o, SplittableRandom rng) throws Exception {
         int[] prompt = rng.ints(o.promptTokens(), 0, o.vocab()).toArray();
+        int shared = Math.min(o.sharedPrefix(), o.promptTokens());
+        System.arraycopy(new SplittableRandom(1).ints(shared, 0, o.vocab()).toArray(), 0, prompt, 0, shared);
         byte[] body = JSON.writeValueAsBytes(Map.of("model", o.model(), "prompt", prompt, "max_tokens", o.newTokens(), "temperature", 0,
                 "ignore_eos", true, "stream", true, "stream_options", Map.of("include_usage", true)));
         HttpURLConnection c = (HttpURLConnection) o.base().resolve("/v1/completions").toURL().openConnection();

@@ -171,10 +171,13 @@ final class BenchCommand {
         @Option(names = "--new-tokens", defaultValue = "256", description = "New tokens a request, eos ignored (default: ${DEFAULT-VALUE}).") int newTokens;
         @Option(names = "--requests-per-client", defaultValue = "1", description = "Requests each client sends at a level (default: ${DEFAULT-VALUE}).")
         int perClient;
+        @Option(names = "--shared-prefix", defaultValue = "0", description = "The first this many prompt tokens are the same in every request, "
+                + "as a system prompt is (default: ${DEFAULT-VALUE}).") int sharedPrefix;
         @Option(names = "--json", description = "Also write the results as JSON to this file.") File json;
 
         @Override
         public Integer call() throws Exception {
+            if (sharedPrefix < 0 || sharedPrefix > promptTokens) throw new IllegalArgumentException("--shared-prefix must be 0.." + promptTokens + " (--prompt-tokens), got " + sharedPrefix);
             if (promptTokens < 1 || newTokens < 1 || perClient < 1 || clients.stream().anyMatch(c -> c < 1)) {
                 throw new IllegalArgumentException("--prompt-tokens, --new-tokens, --requests-per-client and --clients must be at least 1");
             }
@@ -182,6 +185,7 @@ final class BenchCommand {
             out.put("date", java.time.LocalDate.now().toString());
             out.put("prompt_tokens", promptTokens);
             out.put("new_tokens", newTokens);
+            out.put("shared_prefix", sharedPrefix);
             if (url != null) {
                 out.put("url", url.toString());
                 out.put("points", dev.flashcl.bench.ServeBench.run(options(url, 50000), System.out));
@@ -208,7 +212,7 @@ final class BenchCommand {
         }
 
         private dev.flashcl.bench.ServeBench.Options options(java.net.URI base, int vocab) {
-            return new dev.flashcl.bench.ServeBench.Options(base, apiKey, modelName, clients, promptTokens, newTokens, perClient, vocab);
+            return new dev.flashcl.bench.ServeBench.Options(base, apiKey, modelName, clients, promptTokens, newTokens, perClient, vocab, sharedPrefix);
         }
     }
 

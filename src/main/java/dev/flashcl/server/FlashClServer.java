@@ -113,7 +113,8 @@ public final class FlashClServer implements AutoCloseable {
         this.model = model;
         this.tokenizer = model.tokenizer().orElseThrow(() -> new IllegalArgumentException("the model has no tokenizer files; the server needs them"));
         this.options = options;
-        this.scheduler = new Scheduler(model, Batcher.Options.defaults().withMaxBatch(options.maxBatch()).withMaxQueue(options.maxQueue()), metrics);
+        this.scheduler = new Scheduler(model, Batcher.Options.defaults().withMaxBatch(options.maxBatch()).withMaxQueue(options.maxQueue())
+                .withPrefixCache(!"off".equals(System.getProperty("flashcl.prefixCache"))), metrics);   // off: to measure against
         QueuedThreadPool threads = new QueuedThreadPool(Math.max(16, options.maxConnections() + 8), 4);
         threads.setName("flashcl-http");
         server = new Server(threads);

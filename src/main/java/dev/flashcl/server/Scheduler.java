@@ -100,6 +100,11 @@ final class Scheduler implements AutoCloseable {
         return batcher.running();
     }
 
+    /** Prompt positions taken from shared prefix pages so far. */
+    double sharedPositions() {
+        return batcher.stepCounts()[3];
+    }
+
     /** KV-cache pages in use, as a fraction of all. */
     double cacheUsage() {
         return batcher.cacheUsage();

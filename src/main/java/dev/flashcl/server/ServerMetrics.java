@@ -1,6 +1,7 @@
 package dev.flashcl.server;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -10,7 +11,7 @@ import java.time.Duration;
 /**
  * What {@code /metrics} exports in Prometheus's text format: the queue, the running requests and
  * the KV cache's use (what the Gateway API Inference Extension's endpoint picker reads to route),
- * tokens generated and read, and histograms of time to first token, inter-token latency and
+ * tokens generated and read, prompt positions served from shared prefix pages, and histograms of time to first token, inter-token latency and
  * request duration.
  */
 final class ServerMetrics {
@@ -35,6 +36,8 @@ final class ServerMetrics {
         Gauge.builder("flashcl.num.requests.waiting", s, Scheduler::waiting).description("Requests in the queue").register(registry);
         Gauge.builder("flashcl.num.requests.running", s, Scheduler::runningCount).description("Requests on the device").register(registry);
         Gauge.builder("flashcl.kv.cache.usage.perc", s, Scheduler::cacheUsage).description("KV cache positions in use, 0 to 1").register(registry);
+        FunctionCounter.builder("flashcl.prefix.cache.hit.tokens", s, Scheduler::sharedPositions)
+                .description("Prompt positions whose KV came from another prompt's shared pages instead of a prefill").register(registry);
     }
 
     void firstToken(long nanos) {

@@ -393,11 +393,41 @@ class ServerTest {
         }
     }
 
+    /**
+     * Two chats with the same long system prompt: the second takes the first one's full KV pages
+     * of their common prefix (flashcl_prefix_cache_hit_tokens_total counts them), and each still
+     * answers what the library generates from its rendered prompt.
+     */
+    @Test
+    void aSharedSystemPromptIsPrefilledOnce() throws Exception {
+        String system = "You are a careful Python programmer who writes short functions with docstrings and type hints, and explains nothing.";
+        String[] questions = {"add two numbers", "reverse a string"};
+        int[][] ids = new int[2][];
+        String[] answers = new String[2];
+        double[] hits = new double[3];
+        hits[0] = metric("flashcl_prefix_cache_hit_tokens_total");
+        for (int i = 0; i < 2; i++) {
+            ids[i] = model.tokenizer().orElseThrow().encode(model.chatPrompt(List.of(ChatMessage.system(system), ChatMessage.user(questions[i]))).text());
+            answers[i] = client.chat().completions().create(ChatCompletionCreateParams.builder().model(NAME).addSystemMessage(system).addUserMessage(questions[i])
+                    .maxCompletionTokens(12).temperature(0).build()).choices().get(0).message().content().orElseThrow();
+            hits[i + 1] = metric("flashcl_prefix_cache_hit_tokens_total");
+        }
+        int common = 0;
+        while (common < Math.min(ids[0].length, ids[1].length) && ids[0][common] == ids[1][common]) common++;
+        int pages = Math.min(Math.min(common, ids[1].length - 1), ids[0].length) / 16;
+        assertTrue(pages >= 1, "the system prompt fills a page: " + common + " tokens in common");
+        assertEquals(16.0 * pages, hits[2] - hits[1], "the second chat took the " + pages + " full pages of the " + common + " tokens in common");
+        for (int i = 0; i < 2; i++) {
+            var p = model.chatPrompt(List.of(ChatMessage.system(system), ChatMessage.user(questions[i])));
+            assertEquals(greedy(p.text(), 12), answers[i], questions[i]);
+        }
+    }
+
     /** bench serve's load generator against this server: every request completes with exactly its new tokens (eos ignored). */
     @Test
     void theLoadGeneratorCountsWhatItAskedFor() throws Exception {
         var points = dev.flashcl.bench.ServeBench.run(new dev.flashcl.bench.ServeBench.Options(URI.create("http://127.0.0.1:" + server.port()), KEY, NAME,
-                List.of(1, 3), 8, 5, 1, 50000), new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+                List.of(1, 3), 8, 5, 1, 50000, 0), new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
         assertEquals(2, points.size());
         for (var p : points) {
             assertEquals(0, p.failed(), p.toString());

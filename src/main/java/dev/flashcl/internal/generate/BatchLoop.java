@@ -38,6 +38,7 @@ public final class BatchLoop implements AutoCloseable {
     private final PhiModel model;
     private final PhiBatch batch;
     private final int maxQueue, prefillChunk;
+    private final boolean prefixCache;
     private final Object lock = new Object();
     private final ArrayDeque<Seq> waiting = new ArrayDeque<>();   // guarded by lock
     private final List<Seq> running = new ArrayList<>();          // device thread only
@@ -86,13 +87,15 @@ public final class BatchLoop implements AutoCloseable {
      * @param pageSize     positions per KV page
      * @param pages        KV pages in all (at least a context's worth)
      * @param prefillChunk prompt tokens prefilled between two decode steps at most
+     * @param prefixCache  whether prompts share the pages of a prefix already in the cache
      */
-    public BatchLoop(PhiModel model, int maxBatch, int maxQueue, int pageSize, int pages, int prefillChunk) {
+    public BatchLoop(PhiModel model, int maxBatch, int maxQueue, int pageSize, int pages, int prefillChunk, boolean prefixCache) {
         if (maxQueue < 1) throw new IllegalArgumentException("the queue must hold at least 1 request, got " + maxQueue);
         if (prefillChunk < 1) throw new IllegalArgumentException("the prefill chunk must be at least 1 token, got " + prefillChunk);
         this.model = model;
         this.maxQueue = maxQueue;
         this.prefillChunk = prefillChunk;
+        this.prefixCache = prefixCache;
         this.batch = model.openBatch(maxBatch, pageSize, pages);
         this.thread = new Thread(this::run, "flashcl-batch-loop");
         thread.setDaemon(true);
@@ -149,9 +152,9 @@ public final class BatchLoop implements AutoCloseable {
         return batch.pageSize();
     }
 
-    /** Decode steps run, rows decoded in them (their ratio is the mean batch), and preemptions. */
+    /** Decode steps run, rows decoded in them (their ratio is the mean batch), preemptions, and prompt positions taken from shared pages. */
     public long[] stepCounts() {
-        return new long[] {steps, batchedRows, preemptions};
+        return new long[] {steps, batchedRows, preemptions, batch.sharedPositions()};
     }
 
     private void run() {
@@ -216,10 +219,16 @@ public final class BatchLoop implements AutoCloseable {
         int need = batch.pagesFor(s.toPrefill.length + 1);
         s.pages = new int[batch.maxPagesPerSequence()];
         Arrays.fill(s.pages, -1);
-        for (int i = 0; i < need; i++) s.pages[s.pageCount++] = batch.takePage();
+        int shared = prefixCache ? batch.sharePrefix(s.toPrefill, s.pages) : 0;   // a prefix another prompt left in the cache
+        s.pageCount = shared;
+        while (s.pageCount < need) s.pages[s.pageCount++] = batch.takePage();
         s.prefilled = 0;
         if (s.admitted == 0) s.admitted = System.nanoTime();
         model.reset();
+        if (shared > 0) {
+            s.prefilled = shared * batch.pageSize();
+            batch.restorePrefix(s.pages, s.prefilled);
+        }
         prefilling = s;
     }
 
@@ -243,6 +252,7 @@ public final class BatchLoop implements AutoCloseable {
         if (s.prefilled < s.toPrefill.length) return;
         prefilling = null;
         batch.copyPrefill(s.pages, s.toPrefill.length);
+        if (prefixCache) batch.registerPrefix(s.toPrefill, s.pages);
         s.position = s.toPrefill.length;
         float[] logits = s.sample || s.r.logprobs() ? model.logits(1) : null;
         if (s.firstToken == 0) s.firstToken = System.nanoTime();

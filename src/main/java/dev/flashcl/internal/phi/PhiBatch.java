@@ -7,6 +7,9 @@ import dev.flashcl.internal.cl.ClKernel;
 import dev.flashcl.internal.cl.DeviceMemoryException;
 import dev.flashcl.internal.graph.Graph;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.Map;
 import java.util.Arrays;
 import java.util.List;
 
@@ -37,6 +40,17 @@ public final class PhiBatch implements AutoCloseable {
     private final Graph graph;
     private final int[] freeList;
     private int free;
+    // Prefix sharing: a page full of a prompt's positions is keyed by a hash of every token up to
+    // its end (and keeps its own tokens, compared on lookup); sequences with the same prefix take
+    // the same pages. refs counts the sequences holding a page; a keyed page nobody holds stays
+    // cached (evictable, least recently released first) until a page is needed.
+    private final int[] refs;
+    private final long[] keyOf;
+    private final int[][] tokensOf;
+    private final Map<Long, Integer> prefix = new HashMap<>();
+    private final LinkedHashSet<Integer> evictable = new LinkedHashSet<>();
+    private volatile long sharedPositions;
+    private final List<ClKernel> restores = new ArrayList<>();
     private final int[] deviceIds, deviceTable;
     private int deviceTableRows = -1;
 
@@ -60,6 +74,9 @@ public final class PhiBatch implements AutoCloseable {
             throw new DeviceMemoryException(String.format("a paged KV cache of %d pages (%d positions) needs %s of device memory, but %s has %s free; "
                     + "give it fewer pages", pages, (long) pages * pageSize, Bytes.format(need), ctx.device().name(), Bytes.format(have)));
         }
+        refs = new int[pages];
+        keyOf = new long[pages];
+        tokensOf = new int[pages][];
         freeList = new int[pages];
         for (int i = 0; i < pages; i++) freeList[i] = pages - 1 - i;   // page 0 first
         free = pages;
@@ -83,6 +100,9 @@ public final class PhiBatch implements AutoCloseable {
             int heads = cfg.numHeads(), d = cfg.headDim(), context = model.contextLength();
             for (int l = 0; l < kPages.length; l++) {
                 copies.add(own(k.kernel("cache_to_pages")).arg("k_cache", model.keyCache()).arg("v_cache", model.valueCache())
+                        .arg("cache_row0", l * heads * context).arg("ctx", context).arg("k_pages", kPages[l]).arg("v_pages", vPages[l])
+                        .arg("page_size", pageSize).arg("table", prefillTable).arg("heads", heads).arg("d_head", d));
+                restores.add(own(k.kernel("pages_to_cache")).arg("k_cache", model.keyCache()).arg("v_cache", model.valueCache())
                         .arg("cache_row0", l * heads * context).arg("ctx", context).arg("k_pages", kPages[l]).arg("v_pages", vPages[l])
                         .arg("page_size", pageSize).arg("table", prefillTable).arg("heads", heads).arg("d_head", d));
             }
@@ -120,8 +140,9 @@ public final class PhiBatch implements AutoCloseable {
         return pages;
     }
 
+    /** Pages a sequence can take: free ones and cached prefix pages nobody holds. */
     public int freePages() {
-        return free;
+        return free + evictable.size();
     }
 
     /** Pages one sequence needs to hold {@code positions} positions. */
@@ -134,17 +155,88 @@ public final class PhiBatch implements AutoCloseable {
         return maxPages;
     }
 
-    /** Takes a free page; -1 when none is left. */
+    /** Takes a page, evicting the cached prefix page released longest ago when none is free; -1 when none is left. */
     public int takePage() {
-        return free == 0 ? -1 : freeList[--free];
+        int p;
+        if (free > 0) {
+            p = freeList[--free];
+        } else if (!evictable.isEmpty()) {
+            p = evictable.iterator().next();
+            evictable.remove(p);
+            prefix.remove(keyOf[p], p);
+            tokensOf[p] = null;
+        } else {
+            return -1;
+        }
+        refs[p] = 1;
+        return p;
     }
 
-    /** Gives pages back to the free list. */
+    /** Gives pages back: each a sequence no longer holds goes to the free list, or stays cached if it holds a shared prefix. */
     public void returnPages(int[] taken, int count) {
         for (int i = 0; i < count; i++) {
-            if (free == pages) throw new IllegalStateException("more pages returned than the cache holds");
-            freeList[free++] = taken[i];
+            int p = taken[i];
+            if (refs[p] <= 0) throw new IllegalStateException("page " + p + " returned but not held");
+            if (--refs[p] > 0) continue;
+            if (tokensOf[p] != null) evictable.add(p);
+            else freeList[free++] = p;
         }
+    }
+
+    /** The hash of a prefix's tokens [0, (j + 1) pageSize), from the hash up to page j's start. */
+    private long pageKey(long parent, int[] tokens, int j) {
+        long h = parent ^ 0x9E3779B97F4A7C15L * (j + 1);
+        for (int i = j * pageSize; i < (j + 1) * pageSize; i++) {
+            h = (h ^ tokens[i]) * 0xBF58476D1CE4E5B9L;
+            h ^= h >>> 31;
+        }
+        return h;
+    }
+
+    /**
+     * Puts into {@code pageTable} the cached pages that hold a prefix of {@code tokens}, page by
+     * page from the first, and holds them: full pages only, and never the page of the last token
+     * (its logits have to be computed). Returns how many.
+     */
+    public int sharePrefix(int[] tokens, int[] pageTable) {
+        long h = 0;
+        int j = 0;
+        for (; (j + 1) * pageSize <= tokens.length - 1; j++) {
+            h = pageKey(h, tokens, j);
+            Integer p = prefix.get(h);
+            if (p == null || !Arrays.equals(tokensOf[p], 0, pageSize, tokens, j * pageSize, (j + 1) * pageSize)) break;
+            if (refs[p]++ == 0) evictable.remove(p);
+            pageTable[j] = p;
+        }
+        sharedPositions += (long) j * pageSize;
+        return j;
+    }
+
+    /** Offers the full pages of {@code tokens}' positions (a prefill just copied into {@code pageTable}) for later prompts to share. */
+    public void registerPrefix(int[] tokens, int[] pageTable) {
+        long h = 0;
+        for (int j = 0; (j + 1) * pageSize <= tokens.length; j++) {
+            h = pageKey(h, tokens, j);
+            int p = pageTable[j];
+            if (tokensOf[p] != null || prefix.containsKey(h)) continue;   // already shared, or another page holds this prefix
+            prefix.put(h, p);
+            keyOf[p] = h;
+            tokensOf[p] = Arrays.copyOfRange(tokens, j * pageSize, (j + 1) * pageSize);
+        }
+    }
+
+    /** Positions whose KV came from shared pages instead of a prefill, so far. */
+    public long sharedPositions() {
+        return sharedPositions;
+    }
+
+    /** Copies positions [0, n) of the pages {@code pageTable} lists into the model's contiguous KV cache, which then holds n positions. */
+    public void restorePrefix(int[] pageTable, int n) {
+        if (n < 1 || n > model.contextLength()) throw new IllegalArgumentException("a prefix of " + n + " positions does not fit the context of " + model.contextLength());
+        prefillTable.write(Arrays.copyOf(pageTable, maxPages));
+        int d = model.config().headDim(), heads = model.config().numHeads();
+        for (ClKernel c : restores) c.arg("n", n).launch(ctx, new long[] {d, heads, n}, null);
+        model.resumeAt(n);
     }
 
     /** Copies positions [0, n) of the model's contiguous KV cache (a prompt just prefilled) into the pages {@code pageTable} lists. */

@@ -528,6 +528,11 @@ public final class PhiModel implements AutoCloseable {
         cached = 0;
     }
 
+    /** The KV cache holds positions [0, n) (copied into it from a batch's pages): the next prefill starts at n. */
+    void resumeAt(int n) {
+        cached = n;
+    }
+
     /**
      * Runs {@code tokens} through the model after what the cache holds, in chunks, and returns
      * the argmax of the last row's logits (which also waits for the device).

@@ -25,7 +25,8 @@ class KernelSignaturesTest {
         assertEquals(List.of("q", "q_layout", "k", "k_layout", "v", "v_layout", "o", "o_layout", "lse", "heads", "q_len", "kv_len", "causal", "scale"),
                 flash.get("flash_attn_prefill_quad_f32"), "PREFILL_ARGS");
         assertEquals(List.of("scores", "lse", "q_len", "kv_len"), naive.get("attn_naive_softmax"), "a kernel without KERNEL()");
-        assertEquals(2 * 28, phi.size(), "with cache_to_pages, the skinny tensor-core products, the few-rows products and the quantized GEMVs and dequant");
+        assertEquals(2 * 29, phi.size(), "with cache_to_pages and pages_to_cache, the skinny tensor-core products, the few-rows products and the quantized GEMVs and dequant");
+        assertEquals(phi.get("cache_to_pages_f16"), phi.get("pages_to_cache_f16"), "the copy back takes the same arguments");
         assertEquals(phi.get("gemm_split_f16"), phi.get("gemm_rows_split_f16"), "the few-rows products take the same arguments");
         assertEquals(phi.get("gemm_mma_split_f16"), phi.get("gemm_skinny_split_f16"), "the skinny products take the same arguments");
         assertEquals(List.of("logits_all", "first", "n", "token", "flag_at"), phi.get("argmax_f32"));
