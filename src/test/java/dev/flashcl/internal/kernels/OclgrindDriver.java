@@ -71,6 +71,28 @@ public final class OclgrindDriver {
                     for (float f : m.logits(1)) if (!Float.isFinite(f)) throw new AssertionError("graph " + s + ": logits not finite");
                     System.out.println("ok graph " + s + " " + java.util.Arrays.toString(r.tokens()));
                 }
+                // the batched step (paged attention, cache_to_pages) and a shared prefix (pages_to_cache), driven from this
+                // thread (Oclgrind's runtime fails when a second host thread, as the batch loop's, enqueues): pages of 4 positions
+                try (var b = m.openBatch(2, 4, 8)) {
+                    int[] first = {b.takePage(), b.takePage(), b.takePage(), -1};
+                    int[] prompt = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+                    m.reset();
+                    m.prefill(java.util.Arrays.copyOf(prompt, 9), null);
+                    b.copyPrefill(first, 9);
+                    b.registerPrefix(java.util.Arrays.copyOf(prompt, 9), first);
+                    int[] table = {-1, -1, -1, -1};
+                    if (b.sharePrefix(prompt, table) != 2) throw new AssertionError("batch " + s + ": the prompt did not take the two full pages");
+                    table[2] = b.takePage();
+                    m.reset();
+                    b.restorePrefix(table, 8);
+                    m.prefill(java.util.Arrays.copyOfRange(prompt, 8, 10), null);
+                    b.copyPrefill(table, 10);
+                    int[] next = new int[2];
+                    b.step(2, new int[] {prompt[10], 9}, new int[] {10, 9}, new int[][] {table, first}, next, new boolean[2]);
+                    for (int id : next) if (id < 0 || id >= 40) throw new AssertionError("batch " + s + ": token id " + id + " outside the vocabulary");
+                    for (int r = 0; r < 2; r++) for (float x : b.logits(r)) if (!Float.isFinite(x)) throw new AssertionError("batch " + s + ": logits not finite");
+                    System.out.println("ok batch " + s + " " + java.util.Arrays.toString(next));
+                }
             }
             // the quantized kernels (qgemv decode, dequant_rows before the prefill GEMMs): rows of whole 32-element blocks;
             // their prefill chunks of 3 rows take the 64-row tiles (the F32 graph above took the few-rows kernels)

@@ -89,6 +89,57 @@ class PhiBatchTest {
         }
     }
 
+    /**
+     * A sequence on pages another sequence computed: prompt 3's first 10 positions are prefilled
+     * and offered for sharing (two full pages of 4); another prompt overwrites the contiguous
+     * cache; the whole prompt then takes those two pages, has them copied back into the contiguous
+     * cache (pages_to_cache), prefills positions 8..11,
+     * and decodes the rest in batched steps. Its logits at every position from 11 on must match
+     * transformers' for the whole prompt.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("forms")
+    void aSharedPrefixGivesTransformersLogits(PhiModelTest.Form f, int unused) throws Exception {
+        JsonNode meta = PhiModelTest.meta(f);
+        try (PhiModel m = PhiModel.load(TestDevice.context(), PhiModelTest.dir(f), PhiModel.Options.defaults().withStorage(f.storage()), null);
+             PhiBatch b = m.openBatch(2, 4, 200)) {
+            shuffle(b, new SplittableRandom(3));
+            int v = m.config().vocabSize();
+            int[] ids = PhiModelTest.ints(meta.get("prompts").get(3));
+            float[] want = PhiModelTest.ref(f, "prompt3.logits");
+            assertTrue(ids.length > 14, "prompt 3 is long enough: " + ids.length);
+            int[] first = new int[b.maxPagesPerSequence()];
+            Arrays.fill(first, -1);
+            for (int p = 0; p < b.pagesFor(10); p++) first[p] = b.takePage();
+            m.reset();
+            m.prefill(Arrays.copyOf(ids, 10), null);
+            b.copyPrefill(first, 10);
+            b.registerPrefix(Arrays.copyOf(ids, 10), first);
+            int[] table = new int[b.maxPagesPerSequence()];
+            Arrays.fill(table, -1);
+            assertEquals(2, b.sharePrefix(ids, table), "the two full pages of the first 10 positions");
+            assertEquals(first[0], table[0]);
+            assertEquals(first[1], table[1]);
+            for (int p = 2; p < b.pagesFor(ids.length); p++) table[p] = b.takePage();
+            m.reset();
+            int[] other = new SplittableRandom(9).ints(12, 0, v).toArray();
+            m.prefill(other, null);   // the contiguous cache now holds another prompt: the prefix must come back from the pages
+            m.reset();
+            b.restorePrefix(table, 8);
+            m.prefill(Arrays.copyOfRange(ids, 8, 12), null);
+            PhiModelTest.close("prefill after the shared prefix, position 11", want, m.logits(1), f.tol(), 11 * v);
+            b.copyPrefill(table, 12);
+            int[] next = new int[1];
+            for (int pos = 12; pos < ids.length; pos++) {
+                b.step(1, new int[] {ids[pos]}, new int[] {pos}, new int[][] {table}, next, new boolean[1]);
+                PhiModelTest.close("decode on shared pages, position " + pos, want, b.logits(0), f.tol(), pos * v);
+            }
+            b.returnPages(first, b.pagesFor(10));
+            b.returnPages(table, b.pagesFor(ids.length));
+            assertEquals(b.pages(), b.freePages(), "every page back (the shared ones cached, counted free)");
+        }
+    }
+
     /** Takes every page and gives them back in a random order, so tables are not contiguous. */
     static void shuffle(PhiBatch b, SplittableRandom r) {
         int n = b.freePages();
