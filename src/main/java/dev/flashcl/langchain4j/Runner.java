@@ -67,10 +67,25 @@ final class Runner implements AutoCloseable {
             List<String> allStops = new ArrayList<>(stops);
             GenerationRequest.Builder r = GenerationRequest.builder().prompt(prompt).sampling(s).stopStrings(allStops)
                     .maxNewTokens(maxTokens != null ? maxTokens : defaults.maxTokens).cancelWhen(cancel);
-            if (onText != null) r.onText(onText);
+            if (onText != null) r.onText(t -> {
+                try {
+                    onText.accept(t);
+                } catch (RuntimeException e) {
+                    throw new HandlerFailure(e);
+                }
+            });
             return model.generate(r.build());
+        } catch (HandlerFailure e) {
+            throw (RuntimeException) e.getCause();   // the caller's handler threw: its own exception, not a bad request
         } catch (IllegalArgumentException e) {
             throw new InvalidRequestException(e.getMessage());
+        }
+    }
+
+    /** What a handler threw, carried through the generation unchanged. */
+    private static final class HandlerFailure extends RuntimeException {
+        HandlerFailure(RuntimeException cause) {
+            super(cause);
         }
     }
 

@@ -138,6 +138,28 @@ class LangChain4jTest {
             assertTrue(c.tokenUsage().outputTokenCount() <= 3, c.tokenUsage().outputTokenCount() + " tokens after a cancel at the first");
             assertEquals(want, model.generate(GenerationRequest.builder().prompt("Instruct: write a function that adds two numbers\nOutput:").maxNewTokens(40).build())
                     .text(), "the model serves on after a cancel");
+
+            // a handler that throws ends its stream with onError and its own exception, not a bad-request error
+            CompletableFuture<Throwable> failed = new CompletableFuture<>();
+            chat.chat("write a long story", new StreamingChatResponseHandler() {
+                @Override
+                public void onPartialResponse(String text) {
+                    throw new IllegalArgumentException("the consumer is full");
+                }
+
+                @Override
+                public void onCompleteResponse(ChatResponse x) {
+                    failed.complete(null);
+                }
+
+                @Override
+                public void onError(Throwable e) {
+                    failed.complete(e);
+                }
+            });
+            Throwable thrown = failed.get(120, TimeUnit.SECONDS);
+            assertNotNull(thrown, "onError, not a complete response");
+            assertEquals(IllegalArgumentException.class, thrown.getClass(), "the handler's own exception: " + thrown);
         }
     }
 
@@ -181,7 +203,7 @@ class LangChain4jTest {
                 @Override
                 public void onNext(String token) {
                     calls[0]++;
-                    throw new IllegalStateException("the consumer is full");
+                    throw new IllegalArgumentException("the consumer is full");   // not taken for a bad request
                 }
 
                 @Override
@@ -194,7 +216,9 @@ class LangChain4jTest {
                     failed.complete(e);
                 }
             });
-            assertEquals("the consumer is full", failed.get(120, TimeUnit.SECONDS).getMessage());
+            Throwable thrown = failed.get(120, TimeUnit.SECONDS);
+            assertEquals(IllegalArgumentException.class, thrown.getClass(), "the handler's own exception: " + thrown);
+            assertEquals("the consumer is full", thrown.getMessage());
             assertEquals(1, calls[0]);
         }
     }
