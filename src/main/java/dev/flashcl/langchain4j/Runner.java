@@ -67,9 +67,9 @@ final class Runner implements AutoCloseable {
             List<String> allStops = new ArrayList<>(stops);
             GenerationRequest.Builder r = GenerationRequest.builder().prompt(prompt).sampling(s).stopStrings(allStops)
                     .maxNewTokens(maxTokens != null ? maxTokens : defaults.maxTokens).cancelWhen(cancel);
-            if (onText != null) r.onText(t -> {
+            if (onText != null) r.onText(text -> {
                 try {
-                    onText.accept(t);
+                    onText.accept(text);
                 } catch (RuntimeException e) {
                     throw new HandlerFailure(e);
                 }
