@@ -97,20 +97,23 @@ public final class PhiBatch implements AutoCloseable {
                 vPages[l] = own(ctx.allocate("KV pages (values) of layer " + l, layerBytes));
             }
             PhiKernels k = model.kernels();
-            int heads = cfg.numHeads(), d = cfg.headDim(), context = model.contextLength();
             for (int l = 0; l < kPages.length; l++) {
-                copies.add(own(k.kernel("cache_to_pages")).arg("k_cache", model.keyCache()).arg("v_cache", model.valueCache())
-                        .arg("cache_row0", l * heads * context).arg("ctx", context).arg("k_pages", kPages[l]).arg("v_pages", vPages[l])
-                        .arg("page_size", pageSize).arg("table", prefillTable).arg("heads", heads).arg("d_head", d));
-                restores.add(own(k.kernel("pages_to_cache")).arg("k_cache", model.keyCache()).arg("v_cache", model.valueCache())
-                        .arg("cache_row0", l * heads * context).arg("ctx", context).arg("k_pages", kPages[l]).arg("v_pages", vPages[l])
-                        .arg("page_size", pageSize).arg("table", prefillTable).arg("heads", heads).arg("d_head", d));
+                copies.add(copyKernel(k, "cache_to_pages", l));
+                restores.add(copyKernel(k, "pages_to_cache", l));
             }
             graph = own(model.buildGraph(PhiModel.Mode.BATCH, k, maxRows, this));
         } catch (RuntimeException e) {
             close();
             throw e;
         }
+    }
+
+    /** Layer {@code l}'s copy between the contiguous cache and the pages, one way or the other (both kernels take the same arguments). */
+    private ClKernel copyKernel(PhiKernels k, String name, int l) {
+        int heads = model.config().numHeads(), context = model.contextLength();
+        return own(k.kernel(name)).arg("k_cache", model.keyCache()).arg("v_cache", model.valueCache()).arg("cache_row0", l * heads * context).arg("ctx", context)
+                .arg("k_pages", kPages[l]).arg("v_pages", vPages[l]).arg("page_size", pageSize).arg("table", prefillTable).arg("heads", heads)
+                .arg("d_head", model.config().headDim());
     }
 
     /** Device bytes of one page across every layer, keys and values. */
@@ -233,9 +236,7 @@ public final class PhiBatch implements AutoCloseable {
     /** Copies positions [0, n) of the pages {@code pageTable} lists into the model's contiguous KV cache, which then holds n positions. */
     public void restorePrefix(int[] pageTable, int n) {
         if (n < 1 || n > model.contextLength()) throw new IllegalArgumentException("a prefix of " + n + " positions does not fit the context of " + model.contextLength());
-        prefillTable.write(Arrays.copyOf(pageTable, maxPages));
-        int d = model.config().headDim(), heads = model.config().numHeads();
-        for (ClKernel c : restores) c.arg("n", n).launch(ctx, new long[] {d, heads, n}, null);
+        copy(restores, pageTable, n);
         model.resumeAt(n);
     }
 
@@ -243,10 +244,14 @@ public final class PhiBatch implements AutoCloseable {
     public void copyPrefill(int[] pageTable, int n) {
         if (n < 1 || n > model.cachedPositions()) throw new IllegalArgumentException("the prefill cache holds " + model.cachedPositions() + " positions, asked to copy " + n);
         if (pageTable.length < pagesFor(n)) throw new IllegalArgumentException(n + " positions need " + pagesFor(n) + " pages, the table lists " + pageTable.length);
-        int[] t = Arrays.copyOf(pageTable, maxPages);
-        prefillTable.write(t);
+        copy(copies, pageTable, n);
+    }
+
+    /** Runs the copy kernels, one a layer, over positions [0, n) of the pages {@code pageTable} lists. */
+    private void copy(List<ClKernel> kernels, int[] pageTable, int n) {
+        prefillTable.write(Arrays.copyOf(pageTable, maxPages));
         int d = model.config().headDim(), heads = model.config().numHeads();
-        for (ClKernel c : copies) c.arg("n", n).launch(ctx, new long[] {d, heads, n}, null);
+        for (ClKernel c : kernels) c.arg("n", n).launch(ctx, new long[] {d, heads, n}, null);
     }
 
     /**
