@@ -5,13 +5,11 @@ import dev.langchain4j.model.StreamingResponseHandler;
 import dev.langchain4j.model.language.StreamingLanguageModel;
 import dev.langchain4j.model.output.Response;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A LangChain4j {@link StreamingLanguageModel} run by flashcl in this process: plain completion,
  * the text reaching the handler as it becomes final, from a flashcl thread. A handler whose
- * {@code onNext} throws cancels the completion after the token in flight and gets
- * {@code onError} with what it threw.
+ * {@code onNext} throws ends the completion there and gets {@code onError} with what it threw.
  */
 public final class FlashClStreamingLanguageModel implements StreamingLanguageModel, AutoCloseable {
     private final Runner runner;
@@ -28,25 +26,14 @@ public final class FlashClStreamingLanguageModel implements StreamingLanguageMod
     @Override
     public void generate(String prompt, StreamingResponseHandler<String> handler) {
         runner.stream(() -> {
-            AtomicBoolean failed = new AtomicBoolean();
-            RuntimeException[] thrown = {null};
             GenerationResult g;
-            try {
-                g = runner.run(prompt, List.copyOf(runner.defaults.stopSequences), null, null, null, null, text -> {
-                    if (failed.get()) return;
-                    try {
-                        handler.onNext(text);
-                    } catch (RuntimeException e) {
-                        thrown[0] = e;
-                        failed.set(true);
-                    }
-                }, failed::get);
+            try {   // a handler that throws ends the generation: Runner hands its exception back unchanged
+                g = runner.run(prompt, List.copyOf(runner.defaults.stopSequences), null, null, null, null, handler::onNext, () -> false);
             } catch (RuntimeException e) {
                 handler.onError(e);
                 return;
             }
-            if (failed.get()) handler.onError(thrown[0]);
-            else handler.onComplete(Response.from(g.text(), Runner.usage(g), Runner.finish(g.stopReason())));
+            handler.onComplete(Response.from(g.text(), Runner.usage(g), Runner.finish(g.stopReason())));
         });
     }
 
