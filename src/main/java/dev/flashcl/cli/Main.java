@@ -78,8 +78,16 @@ public final class Main {
     private static String environmentOf(CommandLine.Model.ArgSpec spec, String[] given) {
         if (!(spec instanceof CommandLine.Model.OptionSpec o) || !o.command().name().equals("serve")) return null;
         for (String a : given) for (String n : o.names()) if (a.equals(n) || a.startsWith(n + "=")) return null;
-        String env = "FLASHCL_" + o.longestName().replaceFirst("^--", "").toUpperCase(java.util.Locale.ROOT).replace('-', '_');
+        String env = serveVariable(o.longestName());
         return System.getenv(env) != null ? env : null;
+    }
+
+    /**
+     * @param option a serve option's long name, such as {@code --max-batch}
+     * @return the environment variable that sets it: FLASHCL_ and the name, FLASHCL_MAX_BATCH
+     */
+    public static String serveVariable(String option) {
+        return "FLASHCL_" + option.replaceFirst("^--", "").toUpperCase(java.util.Locale.ROOT).replace('-', '_');
     }
 
     /** The command tree, every command with --help and --version. */

@@ -83,14 +83,14 @@ class DeployTest {
         return Servers.HTTP.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(30)).GET().build(), HttpResponse.BodyHandlers.ofString());
     }
 
-    /** The environment variables serve reads: FLASHCL_ and each of its options' names (--max-batch: FLASHCL_MAX_BATCH). */
+    /** The environment variables serve reads: one for each of its options. */
     static Set<String> serveVariables() {
         Set<String> out = new TreeSet<>();
         var serve = new picocli.CommandLine(Main.class).getSubcommands().get("serve");
         for (var o : serve.getCommandSpec().options()) {
             String name = o.longestName();
             if (Set.of("--help", "--version", "--verbose", "--quiet").contains(name)) continue;
-            out.add("FLASHCL_" + name.substring(2).toUpperCase(java.util.Locale.ROOT).replace('-', '_'));
+            out.add(Main.serveVariable(name));
         }
         return out;
     }
